@@ -1,0 +1,84 @@
+/* net/http.h: the HTTP/1.1 front end, one for the whole port: our own listener, libevent
+ * bufferevents and Debian's http_parser (see README "Architecture" for why not evhttp).
+ * It owns connections, parsing, limits and response framing; it knows nothing of vAPI.
+ *
+ * Model: one request in flight per connection. When a request's headers and body have arrived
+ * the server stops reading that connection and calls the handler; the handler (now or later,
+ * from a Redis callback) calls http_respond() exactly once, which writes the response and
+ * resumes reading (keep-alive) or closes. If the client goes away meanwhile, the request stays
+ * valid until http_respond(), which then only frees it.
+ *
+ * Limits (all in http_limits_t): header bytes (431), body bytes (413, decided from
+ * Content-Length before reading the body, or while reading a chunked one), connections
+ * (over the cap a new connection is closed at once), a per-request deadline that closes a
+ * client that has not sent a whole request in time (slow-loris), an idle keep-alive timeout,
+ * and EMFILE/ENFILE on accept: the listener pauses for a moment instead of spinning. */
+#ifndef NET_HTTP_H
+#define NET_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+struct event_base;
+struct evbuffer;
+
+typedef enum {
+    HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_PATCH, HTTP_DELETE, HTTP_HEAD, HTTP_OPTIONS,
+    HTTP_OTHER
+} http_method_t;
+const char *http_method_name(http_method_t m);
+
+typedef struct {
+    size_t max_header_bytes;   /* request line + headers, default 16 KiB */
+    size_t max_body_bytes;     /* default 1 MiB */
+    int max_connections;       /* default 1024 */
+    int request_deadline_ms;   /* whole request must arrive within this, default 30000 */
+    int idle_timeout_ms;       /* keep-alive idle, default 60000 */
+} http_limits_t;
+
+typedef struct http_request http_request_t;
+
+/* What a handler may read. Strings are NUL-terminated and owned by the request. */
+struct http_request {
+    http_method_t method;
+    const char *method_name; /* as sent, e.g. "PATCH" or "BREW" */
+    char *path;              /* percent-decoded path, without the query; never contains NUL */
+    char *raw_path;          /* path as sent */
+    char *query;             /* raw query string (after '?'), NULL if none */
+    struct evbuffer *body;   /* whole body (bounded by max_body_bytes) */
+    char peer[64];           /* "127.0.0.1:5555" for logs */
+    void *user;              /* free for the handler */
+};
+
+/* Case-insensitive header lookup; the first occurrence, or NULL. */
+const char *http_header(const http_request_t *req, const char *name);
+/* Percent-decoded value of a query parameter (first occurrence) into out; false if absent or
+ * if it does not fit / contains NUL. */
+bool http_query_param(const http_request_t *req, const char *name, char *out, size_t size);
+
+/* Sends the response and finishes the request (frees it). content_type may be NULL when the
+ * body is empty. extra_headers: NULL or "Name: value\r\n..." lines. Adds Content-Length,
+ * Date-less minimal headers and Connection handling. */
+void http_respond(http_request_t *req, int status, const char *content_type, const char *body,
+                  size_t body_len, const char *extra_headers);
+
+typedef void (*http_handler_fn)(http_request_t *req, void *arg);
+/* Called instead of the handler when a request is refused by the front end itself (status 400
+ * malformed, 413 body too large, 431 headers too large, 505 ...). `req` has whatever was
+ * parsed (path may be NULL); the function must call http_respond() once; the connection is
+ * closed after that response. */
+typedef void (*http_reject_fn)(http_request_t *req, int status, const char *reason, void *arg);
+
+typedef struct http_server http_server_t;
+
+http_server_t *http_server_new(struct event_base *base, const http_limits_t *limits,
+                               http_handler_fn handler, http_reject_fn reject, void *arg);
+/* Binds and listens; returns the bound port (useful with port 0) or -1. */
+int http_server_listen(http_server_t *srv, const char *host, int port);
+/* Stops accepting; open connections finish their current request and close. */
+void http_server_stop(http_server_t *srv);
+void http_server_free(http_server_t *srv);
+int http_server_connections(const http_server_t *srv);
+
+#endif

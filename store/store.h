@@ -1,0 +1,122 @@
+/* store/store.h: everything update-sessiond keeps in Redis, behind an asynchronous API that
+ * never blocks the event loop. One call = one round trip (an EVALSHA of a script in
+ * store/lua/, or one plain command). Every call is answered exactly once, within the call
+ * timeout: with ST_UNAVAILABLE when Redis is down, frozen or slow.
+ *
+ * Authentication and authorization happen inside the same script as the operation: the
+ * caller passes its login token and the privileges the operation needs; the script checks the
+ * login record, touches its idle timer and answers ST_UNAUTHENTICATED / ST_UNAUTHORIZED before
+ * doing anything else. So an authenticated request costs one round trip, and a logout on one
+ * instance is seen by every instance at once.
+ *
+ * store/ never sees HTTP: it works on core/ types. */
+#ifndef STORE_STORE_H
+#define STORE_STORE_H
+
+#include "core/model.h"
+
+struct event_base;
+
+typedef enum {
+    ST_OK,
+    ST_UNAVAILABLE,      /* no link, link lost, or call timed out */
+    ST_UNAUTHENTICATED,  /* no such login token (or it idled out) */
+    ST_UNAUTHORIZED,     /* login lacks a required privilege */
+    ST_NOT_FOUND,        /* the resource (or, for item create, its library) does not exist */
+    ST_ALREADY_EXISTS,   /* duplicate item name in the library; detail = library name */
+    ST_BUSY,             /* another ACTIVE session holds the item; detail = its session id */
+    ST_WRONG_TYPE,       /* library is SUBSCRIBED (item/session create) or not the expected type */
+    ST_TOKEN_CONFLICT,   /* client_token already used for another item */
+    ST_STATE_CHANGED,    /* compare-and-set lost: the record is not in the expected state */
+    ST_INTERNAL          /* unexpected reply; logged */
+} store_status_t;
+const char *store_status_name(store_status_t s);
+
+typedef struct {
+    const char *redis_host; /* used when redis_unix is NULL */
+    int redis_port;
+    const char *redis_unix;
+    const char *prefix;       /* key prefix, default "usd:" */
+    int call_timeout_ms;      /* per call (default 2000) */
+    int connect_timeout_ms;   /* TCP connect + script load (default = call_timeout_ms) */
+    int64_t session_timeout_ms;
+    int64_t retention_ms;
+    int64_t token_retention_ms;
+    int64_t login_idle_ms;    /* login token idle timeout */
+} store_config_t;
+
+typedef struct store store_t;
+
+/* Starts connecting at once (non-blocking); calls made before the link is up wait for it
+ * within their own timeout. */
+store_t *store_new(struct event_base *base, const store_config_t *cfg);
+/* Answers every pending call with ST_UNAVAILABLE, then frees. */
+void store_free(store_t *st);
+bool store_connected(const store_t *st);
+
+/* Who calls, and what the operation needs. token NULL or unknown -> ST_UNAUTHENTICATED. */
+typedef struct {
+    const char *token;
+    uint32_t required_privs;
+} store_auth_t;
+
+/* Callbacks. `detail` is NULL or a string valid only during the call. */
+typedef void (*store_done_cb)(void *arg, store_status_t st, const char *detail);
+typedef void (*store_ids_cb)(void *arg, store_status_t st, char *const *ids, size_t n);
+/* now_ms is Redis TIME at the read, so callers can tell an expired session before any sweep. */
+typedef void (*store_session_cb)(void *arg, store_status_t st, const update_session_t *s,
+                                 int64_t now_ms);
+typedef void (*store_library_cb)(void *arg, store_status_t st, const library_t *l);
+typedef void (*store_item_cb)(void *arg, store_status_t st, const item_t *it);
+typedef void (*store_login_cb)(void *arg, store_status_t st, const char *user,
+                               int64_t created_ms, int64_t last_accessed_ms);
+
+/* Logins. store_login records a new token for user with privs (no auth check: the caller
+ * verified the password). store_login_info checks and touches a token; store_logout deletes it. */
+void store_login(store_t *st, const char *token, const char *user, uint32_t privs,
+                 store_done_cb cb, void *arg);
+void store_login_info(store_t *st, const store_auth_t *auth, store_login_cb cb, void *arg);
+void store_logout(store_t *st, const store_auth_t *auth, store_done_cb cb, void *arg);
+
+/* Update sessions. create: new_id is "<item id>:<uuid>" made by the caller; client_token may be
+ * NULL. One atomic script: token lookup/record (scoped per user; a replay with the same item
+ * answers ST_OK with the first session's id as detail, another item ST_TOKEN_CONFLICT), item
+ * existence (ST_NOT_FOUND) and library type (ST_WRONG_TYPE), SET NX of the item lock (ST_BUSY),
+ * fence counter, session record, deadline index, the owner's list. detail = the session id. */
+void store_session_create(store_t *st, const store_auth_t *auth, const char *new_id,
+                          const session_spec_t *spec, const char *client_token,
+                          store_done_cb cb, void *arg);
+void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
+                       store_session_cb cb, void *arg);
+/* The caller's sessions, optionally only those of one item (ST_NOT_FOUND if it does not exist). */
+void store_session_list(store_t *st, const store_auth_t *auth, const char *item_id_or_null,
+                        store_ids_cb cb, void *arg);
+
+/* Libraries. create: l->id, times and type filled by the caller. delete: only a library of
+ * `type` (else ST_NOT_FOUND), with its items. */
+void store_library_create(store_t *st, const store_auth_t *auth, const library_t *l,
+                          store_done_cb cb, void *arg);
+void store_library_get(store_t *st, const store_auth_t *auth, const char *id,
+                       store_library_cb cb, void *arg);
+void store_library_list(store_t *st, const store_auth_t *auth, store_ids_cb cb, void *arg);
+void store_library_find(store_t *st, const store_auth_t *auth, const library_find_t *spec,
+                        store_ids_cb cb, void *arg);
+void store_library_delete(store_t *st, const store_auth_t *auth, const char *id,
+                          library_type_t type, store_done_cb cb, void *arg);
+
+/* Items. create: it->id, times, content_version "1" filled by the caller; library must exist
+ * (ST_NOT_FOUND) and be LOCAL (ST_WRONG_TYPE) unless allow_subscribed (the store's own seeding
+ * API for subscribed content, used by tests and, later, synchronization); duplicate name in the
+ * library (case-insensitive) is ST_ALREADY_EXISTS with the library name as detail. */
+void store_item_create(store_t *st, const store_auth_t *auth, const item_t *it,
+                       bool allow_subscribed, store_done_cb cb, void *arg);
+void store_item_get(store_t *st, const store_auth_t *auth, const char *id, store_item_cb cb,
+                    void *arg);
+void store_item_list(store_t *st, const store_auth_t *auth, const char *library_id,
+                     store_ids_cb cb, void *arg);
+void store_item_find(store_t *st, const store_auth_t *auth, const item_find_t *spec,
+                     store_ids_cb cb, void *arg);
+void store_item_delete(store_t *st, const store_auth_t *auth, const char *id, store_done_cb cb,
+                       void *arg);
+
+#endif
