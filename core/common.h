@@ -12,7 +12,7 @@
 /* Sizes of fixed buffers in models. Validation rejects anything longer, so copies never
  * truncate valid data. */
 #define ID_MAX 128          /* library, item, datastore ids (we make UUIDs; clients send any) */
-#define SESSION_ID_MAX 160  /* "<item uuid>:<uuid>" */
+#define SESSION_ID_MAX 176  /* "<item id>:<uuid>" */
 #define NAME_MAX_BYTES 256  /* library and item names (item names limited to 80 chars) */
 #define DESC_MAX_BYTES 2048 /* descriptions (2000 chars) */
 #define USER_MAX 128

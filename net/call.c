@@ -1,0 +1,227 @@
+/* net/call.c: finishing a call in either wire flavour. This is the one place that knows how
+ * /api and /rest differ on success (201/204 and raw values against 200 and {"value": ...})
+ * and on errors (the error body shape and the status map in core/errors.c), and how store
+ * outcomes become vAPI errors with messages that name what was asked for. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "core/privilege.h"
+#include "core/spec.h"
+#include "net/api.h"
+
+void new_uuid(char *buf) {
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, buf);
+}
+
+static void call_free(call_t *c) {
+    if (c->body) json_object_put(c->body);
+    free(c);
+}
+
+static void respond_json(call_t *c, int status, struct json_object *doc, const char *headers) {
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN, &len);
+    http_respond(c->req, status, "application/json", text, len, headers);
+}
+
+void call_reply_extra_headers(call_t *c, struct json_object *value, const char *headers) {
+    const result_kind_t kind = c->op->result;
+    if (c->flavour == FLAVOUR_REST) {
+        if (kind == RESULT_VOID) {
+            http_respond(c->req, 200, NULL, "", 0, headers);
+        } else {
+            struct json_object *doc = json_object_new_object();
+            json_object_object_add(doc, "value", value);
+            value = NULL;
+            respond_json(c, 200, doc, headers);
+            json_object_put(doc);
+        }
+    } else if (kind == RESULT_VOID) {
+        http_respond(c->req, 204, NULL, "", 0, headers);
+    } else {
+        respond_json(c, kind == RESULT_CREATED ? 201 : 200, value, headers);
+    }
+    if (value) json_object_put(value);
+    call_free(c);
+}
+
+void call_reply(call_t *c, struct json_object *value) { call_reply_extra_headers(c, value, NULL); }
+
+/* The error body: /api {"error_type":..,"messages":[..]}; /rest the same wrapped as
+ * {"type":"com.vmware.vapi.std.errors.x","value":{...}}. */
+static struct json_object *error_body(const vapi_failure_t *f, flavour_t flavour) {
+    struct json_object *err = json_object_new_object();
+    json_object_object_add(err, "error_type", json_object_new_string(vapi_error_name(f->type)));
+    struct json_object *msgs = json_object_new_array();
+    json_object_array_add(msgs, message_to_json(&f->msg));
+    json_object_object_add(err, "messages", msgs);
+    if (flavour == FLAVOUR_API) return err;
+    struct json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "type", json_object_new_string(vapi_error_rest_type(f->type)));
+    json_object_object_add(doc, "value", err);
+    return doc;
+}
+
+void send_failure_status(http_request_t *req, flavour_t flavour, const vapi_failure_t *f,
+                         int status) {
+    struct json_object *doc = error_body(f, flavour);
+    size_t len = 0;
+    const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN, &len);
+    http_respond(req, status, "application/json", text, len, NULL);
+    json_object_put(doc);
+}
+
+void send_failure(http_request_t *req, flavour_t flavour, const vapi_failure_t *f) {
+    send_failure_status(req, flavour, f, vapi_error_status(f->type, flavour));
+}
+
+void call_fail(call_t *c, const vapi_failure_t *f) {
+    if (f->type == VAPI_INTERNAL_SERVER_ERROR || f->type == VAPI_SERVICE_UNAVAILABLE)
+        fprintf(stderr, "update-sessiond: %s %s: %s: %s\n", c->op->name, c->req->path,
+                vapi_error_name(f->type), f->msg.default_message);
+    send_failure(c->req, c->flavour, f);
+    call_free(c);
+}
+
+void call_subject(call_t *c, const char *what, const char *id) {
+    c->subject = what;
+    copy_str(c->subject_id, sizeof(c->subject_id), id ? id : "");
+}
+
+/* The first privilege of the operation's set, for the 403 message. */
+static const char *first_privilege(uint32_t privs) {
+    for (uint32_t bit = 1; bit && bit <= privs; bit <<= 1)
+        if (privs & bit) return privilege_name((privilege_t)bit);
+    return "";
+}
+
+void call_fail_store(call_t *c, store_status_t st, const char *detail) {
+    vapi_failure_t f;
+    const char *subject = c->subject ? c->subject : (c->op->subject ? c->op->subject : "resource");
+    const char *sid = c->subject_id[0] ? c->subject_id : c->id;
+    detail = detail ? detail : "";
+    switch (st) {
+    case ST_OK: /* not a failure: callers never pass it */
+    case ST_INTERNAL:
+        vapi_fail(&f, VAPI_INTERNAL_SERVER_ERROR, "internal_error",
+                  "The operation {0} failed because of an internal error.", c->op->name, NULL);
+        break;
+    case ST_UNAVAILABLE:
+        vapi_fail(&f, VAPI_SERVICE_UNAVAILABLE, "service_unavailable",
+                  "The service is temporarily unavailable: its data store did not answer in time. "
+                  "Retry the operation {0}.", c->op->name, NULL);
+        break;
+    case ST_UNAUTHENTICATED:
+        vapi_fail(&f, VAPI_UNAUTHENTICATED, "vapi.method.authentication.required",
+                  "This method requires authentication.", NULL);
+        break;
+    case ST_UNAUTHORIZED:
+        vapi_fail(&f, VAPI_UNAUTHORIZED, "vapi.method.authorization.denied",
+                  "The user does not have the privilege {0} required by the operation {1}.",
+                  first_privilege(c->auth.required_privs), c->op->name, NULL);
+        break;
+    case ST_NOT_FOUND:
+        vapi_fail(&f, VAPI_NOT_FOUND, "not_found", "The {0} {1} does not exist.", subject, sid, NULL);
+        break;
+    case ST_ALREADY_EXISTS:
+        vapi_fail(&f, VAPI_ALREADY_EXISTS, "duplicate_item_name_unsupported_in_library",
+                  "Operation is not supported since a library item with the name {0} exists in "
+                  "the library '{1}' (ID: {2}).", c->aux, detail, sid, NULL);
+        break;
+    case ST_BUSY:
+        vapi_fail(&f, VAPI_RESOURCE_BUSY, "update_session_already_active",
+                  "The library item {0} already has an active update session ({1}); only one "
+                  "update session can be active for a library item.", sid, detail, NULL);
+        break;
+    case ST_WRONG_TYPE:
+        vapi_fail(&f, VAPI_INVALID_ELEMENT_TYPE, "subscribed_library_not_modifiable",
+                  "The {0} {1} is in a subscribed library, whose content changes only through "
+                  "synchronization.", subject, sid, NULL);
+        break;
+    case ST_TOKEN_CONFLICT:
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "client_token_reused",
+                  "The client_token {0} was already used to create an update session for "
+                  "another library item.", c->aux, NULL);
+        break;
+    case ST_STATE_CHANGED:
+        vapi_fail(&f, VAPI_CONCURRENT_CHANGE, "concurrent_change",
+                  "The {0} {1} was changed by another request at the same time.", subject, sid,
+                  NULL);
+        break;
+    }
+    call_fail(c, &f);
+}
+
+/* Looks a parameter up in the body's top level (both flavours send scalar parameters there). */
+static const char *body_param(call_t *c, const char *name, bool *wrong_type) {
+    struct json_object *v;
+    if (!c->body || !json_object_is_type(c->body, json_type_object) ||
+        !json_object_object_get_ex(c->body, name, &v) || json_object_is_type(v, json_type_null))
+        return NULL;
+    if (!json_object_is_type(v, json_type_string)) { *wrong_type = true; return NULL; }
+    return json_object_get_string(v);
+}
+
+const char *call_param(call_t *c, const char *name, char *buf, size_t size, bool *wrong_type) {
+    *wrong_type = false;
+    const char *v = body_param(c, name, wrong_type);
+    if (v || *wrong_type) return v;
+    if (http_query_param(c->req, name, buf, size)) return buf;
+    char header[64];
+    size_t i = 0;
+    bool upper = true;
+    for (; name[i] && i < sizeof(header) - 1; i++) {
+        char ch = name[i] == '_' ? '-' : name[i];
+        header[i] = (char)(upper && ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
+        upper = ch == '-';
+    }
+    header[i] = '\0';
+    v = http_header(c->req, header);
+    if (v && copy_str(buf, size, v) == C_OK) return buf;
+    return NULL;
+}
+
+void call_on_id(void *arg, store_status_t st, const char *detail) {
+    call_t *c = arg;
+    if (st != ST_OK) { call_fail_store(c, st, detail); return; }
+    call_reply(c, json_object_new_string(detail ? detail : ""));
+}
+
+void call_on_void(void *arg, store_status_t st, const char *detail) {
+    call_t *c = arg;
+    if (st != ST_OK) { call_fail_store(c, st, detail); return; }
+    call_reply(c, NULL);
+}
+
+void call_on_ids(void *arg, store_status_t st, char *const *ids, size_t n) {
+    call_t *c = arg;
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    call_reply(c, ids_to_json(ids, n));
+}
+
+void call_on_session(void *arg, store_status_t st, const update_session_t *s, int64_t now_ms) {
+    call_t *c = arg;
+    (void)now_ms;
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    call_reply(c, session_to_json(s));
+}
+
+/* A library read through /local-library or /subscribed-library must be of that type. */
+void call_on_library(void *arg, store_status_t st, const library_t *l) {
+    call_t *c = arg;
+    if (st == ST_OK && c->op->library_type >= 0 && (int)l->type != c->op->library_type)
+        st = ST_NOT_FOUND;
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    call_reply(c, library_to_json(l));
+}
+
+void call_on_item(void *arg, store_status_t st, const item_t *it) {
+    call_t *c = arg;
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    call_reply(c, item_to_json(it));
+}

@@ -1,0 +1,35 @@
+/* net/config.h: the command line (a contract operators and scripts depend on), its defaults,
+ * and --help. */
+#ifndef NET_CONFIG_H
+#define NET_CONFIG_H
+
+#include <limits.h>
+#include "net/http.h"
+#include "store/store.h"
+
+typedef struct {
+    char listen_host[256];
+    int listen_port;
+    char redis_host[256];
+    int redis_port;
+    char redis_unix[PATH_MAX];
+    char storage_dir[PATH_MAX];
+    char users_file[PATH_MAX];
+    char public_url[512];
+    char key_prefix[64];
+    int64_t session_timeout_s;
+    int64_t retention_s;
+    int64_t token_retention_s;
+    int64_t login_idle_s;
+    int redis_timeout_ms;
+    int json_max_depth;
+    http_limits_t http;
+} config_t;
+
+/* Parses argv. Returns C_OK, or C_ERR after printing why (exit 2), or 1 when --help was
+ * printed (exit 0). */
+int config_parse(config_t *cfg, int argc, char **argv);
+/* The store settings derived from the command line. */
+void config_store(const config_t *cfg, store_config_t *out);
+
+#endif

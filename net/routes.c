@@ -1,0 +1,253 @@
+/* net/routes.c: the operation table, written once for both wire flavours, and the dispatch
+ * that turns an HTTP request into a call: flavour from the path prefix, operation from method
+ * + path shape + action, the path id (the /rest "id:" prefix stripped once), the body parsed
+ * with a depth limit, and the login token from the header or cookie. */
+#include <event2/buffer.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/privilege.h"
+#include "core/validate.h"
+#include "net/api.h"
+
+#define CL "/api/content/library"
+#define RCL "/rest/com/vmware/content/library"
+#define US "/item/update-session"
+
+static const operation_t operations[] = {
+    /* logins */
+    {"session.create", HTTP_POST, "/api/session", "/rest/com/vmware/cis/session", NULL, NULL,
+     RESULT_CREATED, PRIV_NONE, true, NULL, -1, op_login_create},
+    {"session.get", HTTP_GET, "/api/session", NULL, NULL, NULL, RESULT_VALUE, PRIV_NONE, false,
+     NULL, -1, op_login_get},
+    {"session.get", HTTP_POST, NULL, "/rest/com/vmware/cis/session", "get", NULL, RESULT_VALUE,
+     PRIV_NONE, false, NULL, -1, op_login_get},
+    {"session.delete", HTTP_DELETE, "/api/session", "/rest/com/vmware/cis/session", NULL, NULL,
+     RESULT_VOID, PRIV_NONE, false, NULL, -1, op_login_delete},
+
+    /* libraries */
+    {"local_library.create", HTTP_POST, "/api/content/local-library",
+     "/rest/com/vmware/content/local-library", NULL, "create_spec", RESULT_CREATED,
+     PRIV_CREATE_LOCAL_LIBRARY, false, "library", LIBRARY_LOCAL, op_library_create},
+    {"local_library.list", HTTP_GET, "/api/content/local-library",
+     "/rest/com/vmware/content/local-library", NULL, NULL, RESULT_VALUE, PRIV_SYSTEM_READ,
+     false, "library", LIBRARY_LOCAL, op_library_list},
+    {"local_library.get", HTTP_GET, "/api/content/local-library/{}",
+     "/rest/com/vmware/content/local-library/{}", NULL, NULL, RESULT_VALUE, PRIV_SYSTEM_READ,
+     false, "library", LIBRARY_LOCAL, op_library_get},
+    {"local_library.delete", HTTP_DELETE, "/api/content/local-library/{}",
+     "/rest/com/vmware/content/local-library/{}", NULL, NULL, RESULT_VOID,
+     PRIV_DELETE_LOCAL_LIBRARY, false, "library", LIBRARY_LOCAL, op_library_delete},
+    {"subscribed_library.create", HTTP_POST, "/api/content/subscribed-library",
+     "/rest/com/vmware/content/subscribed-library", NULL, "create_spec", RESULT_CREATED,
+     PRIV_CREATE_SUBSCRIBED_LIBRARY, false, "library", LIBRARY_SUBSCRIBED, op_library_create},
+    {"subscribed_library.list", HTTP_GET, "/api/content/subscribed-library",
+     "/rest/com/vmware/content/subscribed-library", NULL, NULL, RESULT_VALUE, PRIV_SYSTEM_READ,
+     false, "library", LIBRARY_SUBSCRIBED, op_library_list},
+    {"subscribed_library.get", HTTP_GET, "/api/content/subscribed-library/{}",
+     "/rest/com/vmware/content/subscribed-library/{}", NULL, NULL, RESULT_VALUE,
+     PRIV_SYSTEM_READ, false, "library", LIBRARY_SUBSCRIBED, op_library_get},
+    {"subscribed_library.delete", HTTP_DELETE, "/api/content/subscribed-library/{}",
+     "/rest/com/vmware/content/subscribed-library/{}", NULL, NULL, RESULT_VOID,
+     PRIV_DELETE_SUBSCRIBED_LIBRARY, false, "library", LIBRARY_SUBSCRIBED, op_library_delete},
+    {"library.list", HTTP_GET, CL, RCL, NULL, NULL, RESULT_VALUE, PRIV_SYSTEM_READ, false,
+     "library", -1, op_library_list},
+    {"library.get", HTTP_GET, CL "/{}", RCL "/{}", NULL, NULL, RESULT_VALUE, PRIV_SYSTEM_READ,
+     false, "library", -1, op_library_get},
+    {"library.find", HTTP_POST, CL, RCL, "find", "spec", RESULT_VALUE, PRIV_SYSTEM_READ, false,
+     "library", -1, op_library_find},
+
+    /* library items */
+    {"item.create", HTTP_POST, CL "/item", RCL "/item", NULL, "create_spec", RESULT_CREATED,
+     PRIV_ADD_LIBRARY_ITEM, false, "library", -1, op_item_create},
+    {"item.list", HTTP_GET, CL "/item", RCL "/item", NULL, NULL, RESULT_VALUE,
+     PRIV_SYSTEM_READ, false, "library", -1, op_item_list},
+    {"item.find", HTTP_POST, CL "/item", RCL "/item", "find", "spec", RESULT_VALUE,
+     PRIV_SYSTEM_READ, false, "library item", -1, op_item_find},
+    {"item.get", HTTP_GET, CL "/item/{}", RCL "/item/{}", NULL, NULL, RESULT_VALUE,
+     PRIV_SYSTEM_READ, false, "library item", -1, op_item_get},
+    {"item.delete", HTTP_DELETE, CL "/item/{}", RCL "/item/{}", NULL, NULL, RESULT_VOID,
+     PRIV_DELETE_LIBRARY_ITEM, false, "library item", -1, op_item_delete},
+
+    /* update sessions */
+    {"update_session.create", HTTP_POST, CL US, RCL US, NULL, "create_spec", RESULT_CREATED,
+     PRIV_UPDATE_SESSION, false, "library item", -1, op_session_create},
+    {"update_session.list", HTTP_GET, CL US, RCL US, NULL, NULL, RESULT_VALUE,
+     PRIV_UPDATE_SESSION, false, "library item", -1, op_session_list},
+    {"update_session.get", HTTP_GET, CL US "/{}", RCL US "/{}", NULL, NULL, RESULT_VALUE,
+     PRIV_NONE, false, "update session", -1, op_session_get},
+};
+
+/* Matches a path against a pattern of literal segments and at most one "{}" segment.
+ * On /rest the id segment must be "id:<id>" and the prefix is stripped once. */
+static bool path_match(const char *pattern, const char *path, flavour_t flavour, char *id,
+                       size_t id_size) {
+    id[0] = '\0';
+    while (*pattern && *path) {
+        if (pattern[0] == '{' && pattern[1] == '}') {
+            const char *end = strchr(path, '/');
+            size_t len = end ? (size_t)(end - path) : strlen(path);
+            if (flavour == FLAVOUR_REST) {
+                if (len < 3 || strncmp(path, "id:", 3) != 0) return false;
+                path += 3;
+                len -= 3;
+            }
+            if (len == 0 || len >= id_size) return false;
+            memcpy(id, path, len);
+            id[len] = '\0';
+            path += len;
+            pattern += 2;
+            continue;
+        }
+        if (*pattern != *path) return false;
+        pattern++;
+        path++;
+    }
+    if (*path == '/' && path[1] == '\0') path++; /* tolerate one trailing slash */
+    return *pattern == '\0' && *path == '\0';
+}
+
+static flavour_t flavour_of(const char *path) {
+    return path && strncmp(path, "/rest/", 6) == 0 ? FLAVOUR_REST : FLAVOUR_API;
+}
+
+/* The login token: header vmware-api-session-id, else the cookie of that name. */
+static void read_token(const http_request_t *req, char *out, size_t size) {
+    out[0] = '\0';
+    const char *h = http_header(req, "vmware-api-session-id");
+    if (h) { copy_str(out, size, h); return; }
+    const char *cookie = http_header(req, "Cookie");
+    const char *name = "vmware-api-session-id=";
+    for (const char *p = cookie; p && (p = strstr(p, name)) != NULL; p++) {
+        if (p != cookie && p[-1] != ' ' && p[-1] != ';') continue;
+        p += strlen(name);
+        size_t len = strcspn(p, ";");
+        if (len < size) { memcpy(out, p, len); out[len] = '\0'; }
+        return;
+    }
+}
+
+/* Parses the body with the configured depth limit. An empty body gives NULL and C_OK. */
+static int parse_body(call_t *c, vapi_failure_t *f) {
+    struct evbuffer *buf = c->req->body;
+    size_t len = buf ? evbuffer_get_length(buf) : 0;
+    if (len == 0) return C_OK;
+    const char *text = (const char *)evbuffer_pullup(buf, -1);
+    struct json_tokener *tok = json_tokener_new_ex(c->app->cfg.json_max_depth);
+    if (!tok) return vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "internal_error", "Out of memory.", NULL);
+    c->body = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error err = json_tokener_get_error(tok);
+    size_t used = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (err == json_tokener_success) {
+        while (used < len && strchr(" \t\r\n", text[used])) used++;
+        if (used == len) return C_OK;
+        err = json_tokener_error_parse_unexpected;
+    }
+    if (c->body) { json_object_put(c->body); c->body = NULL; }
+    if (err == json_tokener_continue) err = json_tokener_error_parse_eof;
+    return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_json",
+                     "The request body is not valid JSON: {0}.", json_tokener_error_desc(err), NULL);
+}
+
+/* Finds the operation for method + path + action. *path_known tells a caller whose method or
+ * action matched nothing whether the path itself exists (for the message). */
+static const operation_t *find_operation(const http_request_t *req, flavour_t flavour,
+                                         const char *action, char *id, size_t id_size,
+                                         bool *path_known) {
+    *path_known = false;
+    for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
+        const operation_t *op = &operations[i];
+        const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
+        if (!pattern || !path_match(pattern, req->path, flavour, id, id_size)) continue;
+        *path_known = true;
+        if (op->method != req->method) continue;
+        if ((op->action == NULL) != (action == NULL)) continue;
+        if (action && strcmp(op->action, action) != 0) continue;
+        return op;
+    }
+    return NULL;
+}
+
+void api_handle(http_request_t *req, void *arg) {
+    app_t *app = arg;
+    flavour_t flavour = flavour_of(req->path);
+    char action[64];
+    const char *act = http_query_param(req, flavour == FLAVOUR_REST ? "~action" : "action",
+                                       action, sizeof(action)) ? action : NULL;
+    /* /rest create operations may also be called as ?~action=create (6.0 docs, vcsim). */
+    if (act && flavour == FLAVOUR_REST && req->method == HTTP_POST && strcmp(act, "create") == 0)
+        act = NULL;
+
+    char id[SESSION_ID_MAX];
+    bool path_known;
+    const operation_t *op = find_operation(req, flavour, act, id, sizeof(id), &path_known);
+    vapi_failure_t f;
+    if (!op) {
+        if (act)
+            vapi_fail(&f, VAPI_OPERATION_NOT_FOUND, "vapi.method.input.invalid.action",
+                      "The action {0} is not available for {1} {2}.", act, req->method_name,
+                      req->path, NULL);
+        else
+            vapi_fail(&f, VAPI_OPERATION_NOT_FOUND, "vapi.method.not.found",
+                      path_known ? "The method {0} is not supported on {1}."
+                                 : "There is no operation at {0} {1}.",
+                      req->method_name, req->path, NULL);
+        send_failure(req, flavour, &f);
+        return;
+    }
+
+    call_t *c = calloc(1, sizeof(*c));
+    if (!c) {
+        vapi_fail(&f, VAPI_UNABLE_TO_ALLOCATE_RESOURCE, "out_of_memory", "Out of memory.", NULL);
+        send_failure(req, flavour, &f);
+        return;
+    }
+    c->app = app;
+    c->req = req;
+    c->op = op;
+    c->flavour = flavour;
+    memcpy(c->id, id, sizeof(c->id));
+    read_token(req, c->token, sizeof(c->token));
+    c->auth.token = c->token;
+    c->auth.required_privs = op->privs;
+    c->prefix = "";
+    if (parse_body(c, &f) != C_OK) { call_fail(c, &f); return; }
+    c->spec = c->body;
+    if (flavour == FLAVOUR_REST && op->rest_spec) {
+        struct json_object *inner = NULL;
+        if (c->body && json_object_is_type(c->body, json_type_object) &&
+            json_object_object_get_ex(c->body, op->rest_spec, &inner))
+            c->spec = inner;
+        else
+            c->spec = NULL;
+        static char prefixes[ARRAY_LEN(operations)][32];
+        size_t idx = (size_t)(op - operations);
+        if (!prefixes[idx][0]) snprintf(prefixes[idx], sizeof(prefixes[idx]), "%s.", op->rest_spec);
+        c->prefix = prefixes[idx];
+    }
+    if (!op->anonymous && !c->token[0]) {
+        call_fail_store(c, ST_UNAUTHENTICATED, NULL);
+        return;
+    }
+    if (c->id[0] && op->subject) {
+        if (!valid_resource_id(c->id)) {
+            call_subject(c, op->subject, c->id);
+            call_fail_store(c, ST_NOT_FOUND, NULL);
+            return;
+        }
+    }
+    op->fn(c);
+}
+
+/* Requests the front end refused (400 malformed, 413 body too large, 431 headers too large,
+ * 505): the front end decides the status, the body says why in the vAPI shape. */
+void api_reject(http_request_t *req, int status, const char *reason, void *arg) {
+    (void)arg;
+    vapi_failure_t f;
+    vapi_fail(&f, VAPI_INVALID_REQUEST, "vapi.http.request.rejected",
+              "The request was rejected: {0}.", reason, NULL);
+    send_failure_status(req, flavour_of(req->path), &f, status);
+}
