@@ -110,6 +110,7 @@ void op_login_delete(call_t *c);
 void op_session_create(call_t *c);
 void op_session_get(call_t *c);
 void op_session_list(call_t *c);
+void op_session_change(call_t *c);
 void op_library_create(call_t *c);
 void op_library_get(call_t *c);
 void op_library_list(call_t *c);

@@ -9,6 +9,7 @@
 #include <uuid/uuid.h>
 
 #include "core/privilege.h"
+#include "core/session.h"
 #include "core/spec.h"
 #include "net/api.h"
 
@@ -149,9 +150,15 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
                   "another library item.", c->aux, NULL);
         break;
     case ST_STATE_CHANGED:
-        vapi_fail(&f, VAPI_CONCURRENT_CHANGE, "concurrent_change",
-                  "The {0} {1} was changed by another request at the same time.", subject, sid,
-                  NULL);
+        /* args as vCenter sends them: operation, state (c->aux holds the operation). */
+        vapi_fail(&f, VAPI_NOT_ALLOWED_IN_CURRENT_STATE, "update_session_invalid_state",
+                  "The operation {0} can not be invoked when the update session is in the {1} "
+                  "state.", c->aux, detail, NULL);
+        break;
+    case ST_PROGRESS_LOWER:
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_client_progress",
+                  "The field client_progress must not be lower than the current progress {0}.",
+                  detail, NULL);
         break;
     }
     call_fail(c, &f);
@@ -204,11 +211,13 @@ void call_on_ids(void *arg, store_status_t st, char *const *ids, size_t n) {
     call_reply(c, ids_to_json(ids, n));
 }
 
+/* A session past its deadline reads as expired even before a sweeper recorded it. */
 void call_on_session(void *arg, store_status_t st, const update_session_t *s, int64_t now_ms) {
     call_t *c = arg;
-    (void)now_ms;
     if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
-    call_reply(c, session_to_json(s));
+    update_session_t seen = *s;
+    session_observe(&seen, now_ms);
+    call_reply(c, session_to_json(&seen));
 }
 
 /* A library read through /local-library or /subscribed-library must be of that type. */

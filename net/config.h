@@ -23,6 +23,8 @@ typedef struct {
     int64_t login_idle_s;
     int redis_timeout_ms;
     int json_max_depth;
+    int sweep_interval_ms;
+    int sweep_batch;
     http_limits_t http;
 } config_t;
 

@@ -51,3 +51,81 @@ void op_session_list(call_t *c) {
     }
     store_session_list(c->app->store, &c->auth, has_item ? item : NULL, call_on_ids, c);
 }
+
+/* Which state-machine event an operation on one session is. */
+static session_event_t event_of(const operation_t *op) {
+    static const struct {
+        const char *action;
+        session_event_t event;
+    } actions[] = {
+        {"complete", EV_COMPLETE}, {"cancel", EV_CANCEL}, {"fail", EV_FAIL},
+        {"keep-alive", EV_KEEP_ALIVE},
+    };
+    if (op->method == HTTP_PATCH) return EV_UPDATE;
+    if (op->method == HTTP_DELETE) return EV_DELETE;
+    for (size_t i = 0; i < ARRAY_LEN(actions); i++)
+        if (op->action && strcmp(op->action, actions[i].action) == 0) return actions[i].event;
+    return SESSION_EVENT_COUNT;
+}
+
+/* The event-specific input: fail's client_error_message (required), keep-alive's
+ * client_progress (optional, 0..100), update's warning_behavior. */
+static int read_change_input(call_t *c, session_change_t *ch, vapi_message_t *client_error,
+                             vapi_failure_t *f) {
+    struct json_object *v = NULL;
+    bool present = c->body && json_object_is_type(c->body, json_type_object);
+    if (c->body && !present)
+        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
+                         "The request body must be a JSON object.", NULL);
+    switch (ch->event) {
+    case EV_FAIL:
+        if (!present || !json_object_object_get_ex(c->body, "client_error_message", &v) ||
+            json_object_is_type(v, json_type_null))
+            return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
+                             "The field client_error_message is required.", NULL);
+        if (!json_object_is_type(v, json_type_string))
+            return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
+                             "The field client_error_message must be a string.", NULL);
+        if (check_text("client_error_message", json_object_get_string(v), MSG_ARG_MAX - 1, f) != C_OK)
+            return C_ERR;
+        vapi_message_set(client_error, "update_session_failed_by_client", "{0}",
+                         json_object_get_string(v), NULL);
+        ch->error_message = client_error;
+        return C_OK;
+    case EV_KEEP_ALIVE:
+        if (!present || !json_object_object_get_ex(c->body, "client_progress", &v) ||
+            json_object_is_type(v, json_type_null))
+            return C_OK;
+        if (!json_object_is_type(v, json_type_int))
+            return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
+                             "The field client_progress must be an integer.", NULL);
+        if (check_progress("client_progress", json_object_get_int64(v), 0, f) != C_OK) return C_ERR;
+        ch->has_progress = true;
+        ch->progress = (int)json_object_get_int64(v);
+        return C_OK;
+    case EV_UPDATE: {
+        session_spec_t spec;
+        memset(&spec, 0, sizeof(spec));
+        if (spec_session(c->spec, c->prefix, false, &spec, f) != C_OK) return C_ERR;
+        ch->has_warning_behavior = spec.has_warning_behavior;
+        ch->warning_behavior = spec.warning_behavior;
+        return C_OK;
+    }
+    default:
+        return C_OK;
+    }
+}
+
+/* PATCH, DELETE and the actions complete, cancel, fail, keep-alive: one compare-and-set in the
+ * store with the state machine's answer for this event from every state. */
+void op_session_change(call_t *c) {
+    char item[ID_MAX];
+    vapi_failure_t f;
+    if (!parse_session_id(c->id, item)) { call_fail_store(c, ST_NOT_FOUND, NULL); return; }
+    session_change_t ch;
+    session_change_init(&ch, event_of(c->op));
+    static vapi_message_t client_error; /* copied by the store before it returns */
+    if (read_change_input(c, &ch, &client_error, &f) != C_OK) { call_fail(c, &f); return; }
+    copy_str(c->aux, sizeof(c->aux), session_event_name(ch.event));
+    store_session_change(c->app->store, &c->auth, c->id, &ch, call_on_void, c);
+}

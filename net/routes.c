@@ -78,6 +78,18 @@ static const operation_t operations[] = {
      PRIV_UPDATE_SESSION, false, "library item", -1, op_session_list},
     {"update_session.get", HTTP_GET, CL US "/{}", RCL US "/{}", NULL, NULL, RESULT_VALUE,
      PRIV_NONE, false, "update session", -1, op_session_get},
+    {"update_session.update", HTTP_PATCH, CL US "/{}", RCL US "/{}", NULL, "update_spec",
+     RESULT_VOID, PRIV_NONE, false, "update session", -1, op_session_change},
+    {"update_session.delete", HTTP_DELETE, CL US "/{}", RCL US "/{}", NULL, NULL, RESULT_VOID,
+     PRIV_NONE, false, "update session", -1, op_session_change},
+    {"update_session.complete", HTTP_POST, CL US "/{}", RCL US "/{}", "complete", NULL,
+     RESULT_VOID, PRIV_NONE, false, "update session", -1, op_session_change},
+    {"update_session.cancel", HTTP_POST, CL US "/{}", RCL US "/{}", "cancel", NULL, RESULT_VOID,
+     PRIV_NONE, false, "update session", -1, op_session_change},
+    {"update_session.fail", HTTP_POST, CL US "/{}", RCL US "/{}", "fail", NULL, RESULT_VOID,
+     PRIV_NONE, false, "update session", -1, op_session_change},
+    {"update_session.keep_alive", HTTP_POST, CL US "/{}", RCL US "/{}", "keep-alive", NULL,
+     RESULT_VOID, PRIV_NONE, false, "update session", -1, op_session_change},
 };
 
 /* Matches a path against a pattern of literal segments and at most one "{}" segment.

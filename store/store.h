@@ -28,6 +28,7 @@ typedef enum {
     ST_WRONG_TYPE,       /* library is SUBSCRIBED (item/session create) or not the expected type */
     ST_TOKEN_CONFLICT,   /* client_token already used for another item */
     ST_STATE_CHANGED,    /* compare-and-set lost: the record is not in the expected state */
+    ST_PROGRESS_LOWER,   /* keep-alive client_progress below the recorded one */
     ST_INTERNAL          /* unexpected reply; logged */
 } store_status_t;
 const char *store_status_name(store_status_t s);
@@ -43,6 +44,8 @@ typedef struct {
     int64_t retention_ms;
     int64_t token_retention_ms;
     int64_t login_idle_ms;    /* login token idle timeout */
+    int sweep_interval_ms;    /* sweeper period (jittered +-25%), default 250 */
+    int sweep_batch;          /* sessions per sweep script, default 500 */
 } store_config_t;
 
 typedef struct store store_t;
@@ -118,5 +121,46 @@ void store_item_find(store_t *st, const store_auth_t *auth, const item_find_t *s
                      store_ids_cb cb, void *arg);
 void store_item_delete(store_t *st, const store_auth_t *auth, const char *id, store_done_cb cb,
                        void *arg);
+
+/* ---- Session lifecycle (issue 3) ------------------------------------------------------------
+ * A change is one event applied to one session in one atomic compare-and-set script. The C
+ * state machine decides legality: `allowed[s]` / `next[s]` are core/fsm.c's answer for this
+ * event from every state s (the script only looks up the record's current state there, it
+ * never encodes the transition table). Outcomes:
+ *   ST_OK              applied; detail = the state name before the change
+ *   ST_NOT_FOUND       no such session
+ *   ST_STATE_CHANGED   not allowed in the current state; detail = the current state name
+ *   ST_PROGRESS_LOWER  keep-alive progress lower than the recorded one; detail = recorded value
+ * A change into a terminal state releases the item lock by compare-and-delete (only if the lock
+ * still names this session), drops the deadline-index entry, and makes the record expire after
+ * the retention period; into DONE it also raises the item's content_version by one. Activity
+ * (keep-alive, update, file operations) moves the deadline to now + session timeout (Redis TIME)
+ * and extends the lock's backstop TTL. EV_DELETE removes the record. */
+typedef struct {
+    session_event_t event;
+    bool allowed[SESSION_STATE_COUNT];
+    session_state_t next[SESSION_STATE_COUNT];
+    bool activity;                       /* moves the deadline */
+    const vapi_message_t *error_message; /* recorded when the change ends in ERROR, or NULL */
+    bool has_progress;                   /* keep-alive client_progress */
+    int progress;
+    bool has_warning_behavior;           /* update */
+    warning_behavior_t warning_behavior;
+} session_change_t;
+
+/* Fills allowed/next from core/fsm for `ev`. */
+void session_change_init(session_change_t *ch, session_event_t ev);
+
+void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
+                          const session_change_t *ch, store_done_cb cb, void *arg);
+
+/* The sweeper: every instance runs one, on a jittered timer, expiring due ACTIVE sessions in
+ * bounded batches (EV_EXPIRE through the same compare-and-set; concurrent sweepers are safe:
+ * each session expires once). Started by store_new; interval and batch in store_config_t. */
+typedef struct {
+    uint64_t sweeps;     /* batches run */
+    uint64_t expired;    /* sessions this instance expired */
+} store_sweep_stats_t;
+void store_sweep_stats(const store_t *st, store_sweep_stats_t *out);
 
 #endif
