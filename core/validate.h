@@ -29,6 +29,9 @@ int check_progress(const char *field, int64_t value, int current, vapi_failure_t
 
 bool valid_utf8(const char *s, size_t len);
 size_t utf8_chars(const char *s);
+/* Length (1..4) of the well-formed UTF-8 sequence at s, looking at no more than len bytes;
+ * 0 when the bytes there are not well-formed (overlong, surrogate, > U+10FFFF, cut short). */
+size_t utf8_seq_len(const char *s, size_t len);
 
 /* "2026-11-27T05:50:36.123Z" into buf (at least 32 bytes). */
 void format_iso8601(int64_t ms, char *buf, size_t size);

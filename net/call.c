@@ -96,8 +96,10 @@ void call_subject(call_t *c, const char *what, const char *id) {
 
 /* The first privilege of the operation's set, for the 403 message. */
 static const char *first_privilege(uint32_t privs) {
-    for (uint32_t bit = 1; bit && bit <= privs; bit <<= 1)
-        if (privs & bit) return privilege_name((privilege_t)bit);
+    for (uint32_t bit = 1; bit && bit <= privs; bit <<= 1) {
+        const char *name = (privs & bit) ? privilege_name((privilege_t)bit) : NULL;
+        if (name) return name;
+    }
     return "";
 }
 
