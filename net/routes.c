@@ -148,6 +148,7 @@ static int parse_body(call_t *c, vapi_failure_t *f) {
     if (len == 0) return C_OK;
     const char *text = (const char *)evbuffer_pullup(buf, -1);
     struct json_tokener *tok = json_tokener_new_ex(c->app->cfg.json_max_depth);
+    if (tok) json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     if (!tok) return vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "internal_error", "Out of memory.", NULL);
     c->body = json_tokener_parse_ex(tok, text, (int)len);
     enum json_tokener_error err = json_tokener_get_error(tok);
