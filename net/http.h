@@ -81,4 +81,20 @@ void http_server_stop(http_server_t *srv);
 void http_server_free(http_server_t *srv);
 int http_server_connections(const http_server_t *srv);
 
+/* Fills every field with its default (the values named above). http_server_new() also treats a
+ * NULL limits pointer, or any field <= 0, as "use the default". */
+void http_limits_defaults(http_limits_t *limits);
+
+/* Counters since http_server_new(), for logs, metrics and tests. */
+typedef struct {
+    uint64_t accepted;      /* connections taken on */
+    uint64_t refused;       /* closed at once because max_connections was reached */
+    uint64_t accept_pauses; /* 100 ms listener pauses after EMFILE/ENFILE/ENOBUFS/ENOMEM */
+    uint64_t requests;      /* requests handed to the handler */
+    uint64_t rejected;      /* requests refused by the front end (reject function) */
+    uint64_t timeouts;      /* connections closed by the request deadline or idle timeout */
+    uint64_t orphaned;      /* requests whose client left before the response */
+} http_stats_t;
+void http_server_stats(const http_server_t *srv, http_stats_t *out);
+
 #endif

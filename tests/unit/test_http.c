@@ -1,0 +1,1089 @@
+/* tests/unit/test_http.c: the HTTP front end (net/http.c) run in-process on 127.0.0.1, port 0.
+ * Each test starts its own event_base and server, talks to it through plain blocking client
+ * sockets, and runs the loop in 1 ms steps while it waits for an answer, so every wait has a
+ * bound. Covers parsing (query, Content-Length and chunked bodies, percent-decoding),
+ * keep-alive and pipelining (also with an asynchronous handler), every limit (413, 431,
+ * request deadline, idle timeout, max_connections, EMFILE pause), refusals (400, 505),
+ * clients leaving before an asynchronous answer, and server stop/free with work in flight. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "net/http.h"
+
+#define WAIT_MS 2000
+#define LARGE_BODY (1024 * 1024)
+
+/* ---------- server side: a handler that reports what it saw ---------- */
+
+typedef struct {
+    struct event_base *base;
+    http_server_t *srv;
+    int port;
+
+    bool async;  /* answer from a timer after async_ms */
+    int async_ms;
+    bool hold;   /* keep the request; the test answers it */
+    http_request_t *held[8];
+    int nheld;
+    int inflight, max_inflight;
+
+    int calls, rejects, last_reject;
+    char reject_path[64];
+    char method[16], path[256], raw_path[256], query[256], peer[64];
+    char body[4096];
+    char qp[512];     /* query parameters as the handler decoded them */
+    char hdrs[256];   /* a few header lookups */
+} world_t;
+
+static world_t W;
+static char *large_body;
+
+/* The answer every test expects: "<method> <path>|<body>", or a big body for /large. */
+static void answer(http_request_t *req)
+{
+    if (req->path && strcmp(req->path, "/large") == 0) {
+        http_respond(req, 200, "application/octet-stream", large_body, LARGE_BODY, NULL);
+        return;
+    }
+    char out[8192];
+    size_t blen = evbuffer_get_length(req->body);
+    int n = snprintf(out, sizeof out, "%s %s|", req->method_name, req->path ? req->path : "-");
+    if (blen > sizeof out - (size_t)n - 1)
+        blen = sizeof out - (size_t)n - 1;
+    evbuffer_copyout(req->body, out + n, blen);
+    http_respond(req, 200, "text/plain", out, (size_t)n + blen, "X-Answer: yes\r\n");
+}
+
+static void qp_add(http_request_t *req, const char *name)
+{
+    char v[128];
+    size_t len = strlen(W.qp);
+    if (http_query_param(req, name, v, sizeof v))
+        snprintf(W.qp + len, sizeof W.qp - len, "%s=[%s];", name, v);
+    else
+        snprintf(W.qp + len, sizeof W.qp - len, "%s=absent;", name);
+}
+
+static void on_async(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    void **pair = arg;
+    http_request_t *req = pair[0];
+    event_free(pair[1]);
+    free(pair);
+    W.inflight--;
+    answer(req);
+}
+
+static void handler(http_request_t *req, void *arg)
+{
+    world_t *w = arg;
+    w->calls++;
+    snprintf(w->method, sizeof w->method, "%s", req->method_name);
+    snprintf(w->path, sizeof w->path, "%s", req->path);
+    snprintf(w->raw_path, sizeof w->raw_path, "%s", req->raw_path);
+    snprintf(w->query, sizeof w->query, "%s", req->query ? req->query : "(none)");
+    snprintf(w->peer, sizeof w->peer, "%s", req->peer);
+    size_t blen = evbuffer_get_length(req->body);
+    if (blen >= sizeof w->body)
+        blen = sizeof w->body - 1;
+    evbuffer_copyout(req->body, w->body, blen);
+    w->body[blen] = '\0';
+    w->qp[0] = '\0';
+    qp_add(req, "name");
+    qp_add(req, "empty");
+    qp_add(req, "flag");
+    qp_add(req, "name2");
+    qp_add(req, "q");
+    qp_add(req, "missing");
+    const char *h1 = http_header(req, "x-test"), *h2 = http_header(req, "HOST");
+    snprintf(w->hdrs, sizeof w->hdrs, "x-test=%s host=%s", h1 ? h1 : "-", h2 ? h2 : "-");
+
+    if (w->hold) {
+        w->held[w->nheld++] = req;
+        return;
+    }
+    if (w->async) {
+        void **pair = malloc(2 * sizeof *pair);
+        pair[0] = req;
+        pair[1] = evtimer_new(w->base, on_async, pair);
+        struct timeval tv = {0, w->async_ms * 1000};
+        evtimer_add(pair[1], &tv);
+        if (++w->inflight > w->max_inflight)
+            w->max_inflight = w->inflight;
+        return;
+    }
+    answer(req);
+}
+
+static void reject(http_request_t *req, int status, const char *reason, void *arg)
+{
+    world_t *w = arg;
+    w->rejects++;
+    w->last_reject = status;
+    snprintf(w->reject_path, sizeof w->reject_path, "%s", req->path ? req->path : "(null)");
+    http_respond(req, status, "text/plain", reason, strlen(reason), NULL);
+}
+
+static http_limits_t limits(void)
+{
+    http_limits_t l;
+    http_limits_defaults(&l);
+    return l;
+}
+
+static void srv_start(const http_limits_t *l)
+{
+    W.base = event_base_new();
+    assert_non_null(W.base);
+    W.srv = http_server_new(W.base, l, handler, reject, &W);
+    assert_non_null(W.srv);
+    W.port = http_server_listen(W.srv, "127.0.0.1", 0);
+    assert_true(W.port > 0);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&W, 0, sizeof W);
+    W.async_ms = 20;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (W.srv)
+        http_server_free(W.srv);
+    for (int i = 0; i < W.nheld; i++)
+        if (W.held[i])
+            http_respond(W.held[i], 500, NULL, NULL, 0, NULL);
+    if (W.base)
+        event_base_free(W.base);
+    memset(&W, 0, sizeof W);
+    return 0;
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Runs the server's loop for about ms milliseconds (returns early never; waits block). */
+static void pump(int ms)
+{
+    if (!W.base)
+        return;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    event_base_loopexit(W.base, &tv);
+    event_base_dispatch(W.base);
+}
+
+/* ---------- client side ---------- */
+
+typedef struct {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    bool eof;
+} client_t;
+
+typedef struct {
+    int status;
+    char head[4096];
+    char *body;
+    size_t body_len;
+} resp_t;
+
+static client_t *cl_open(void)
+{
+    client_t *cl = calloc(1, sizeof *cl);
+    cl->cap = 4 * LARGE_BODY;
+    cl->buf = malloc(cl->cap);
+    cl->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(cl->fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)W.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return cl;
+}
+
+static void cl_close(client_t *cl)
+{
+    if (!cl)
+        return;
+    if (cl->fd >= 0)
+        close(cl->fd);
+    free(cl->buf);
+    free(cl);
+}
+
+static void cl_send(client_t *cl, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(cl->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            pump(1);
+            continue;
+        }
+        assert_true(n > 0);
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
+static void cl_sends(client_t *cl, const char *s)
+{
+    cl_send(cl, s, strlen(s));
+}
+
+static void cl_recv(client_t *cl)
+{
+    while (!cl->eof && cl->len < cl->cap) {
+        ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, MSG_DONTWAIT);
+        if (n > 0) {
+            cl->len += (size_t)n;
+        } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            cl->eof = true;
+        } else {
+            break;
+        }
+    }
+}
+
+/* Takes one complete response off the client's buffer, if there is one. */
+static bool parse_response(client_t *cl, resp_t *r, bool head_request)
+{
+    char *end = memmem(cl->buf, cl->len, "\r\n\r\n", 4);
+    if (!end)
+        return false;
+    size_t hlen = (size_t)(end - cl->buf) + 4;
+    if (hlen >= sizeof r->head)
+        return false;
+    memcpy(r->head, cl->buf, hlen);
+    r->head[hlen] = '\0';
+    r->status = 0;
+    sscanf(r->head, "HTTP/1.1 %d", &r->status);
+    size_t clen = 0;
+    const char *cl_hdr = strcasestr(r->head, "\r\nContent-Length:");
+    if (cl_hdr && !head_request)
+        clen = strtoul(cl_hdr + 17, NULL, 10);
+    if (cl->len < hlen + clen)
+        return false;
+    r->body = malloc(clen + 1);
+    memcpy(r->body, cl->buf + hlen, clen);
+    r->body[clen] = '\0';
+    r->body_len = clen;
+    memmove(cl->buf, cl->buf + hlen + clen, cl->len - hlen - clen);
+    cl->len -= hlen + clen;
+    return true;
+}
+
+static int read_response_ex(client_t *cl, resp_t *r, bool head_request)
+{
+    memset(r, 0, sizeof *r);
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        cl_recv(cl);
+        if (parse_response(cl, r, head_request))
+            return 0;
+        if (cl->eof || now_ms() > deadline)
+            return -1;
+        pump(1);
+    }
+}
+
+static int read_response(client_t *cl, resp_t *r)
+{
+    return read_response_ex(cl, r, false);
+}
+
+static void resp_free(resp_t *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* Waits for the server to close; returns the ms it took, or -1 if it did not. */
+static long wait_closed(client_t *cl, int timeout_ms)
+{
+    long t0 = now_ms();
+    while (now_ms() - t0 <= timeout_ms) {
+        cl_recv(cl);
+        cl->len = 0;
+        if (cl->eof)
+            return now_ms() - t0;
+        pump(1);
+    }
+    return -1;
+}
+
+/* Sends one request and expects one 200 with the given body. */
+static void roundtrip(client_t *cl, const char *request, const char *expect_body)
+{
+    resp_t r;
+    cl_sends(cl, request);
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, expect_body);
+    resp_free(&r);
+}
+
+static void pump_until(bool (*cond)(void))
+{
+    long deadline = now_ms() + WAIT_MS;
+    while (!cond() && now_ms() < deadline)
+        pump(1);
+    assert_true(cond());
+}
+
+static bool one_call(void) { return W.calls >= 1; }
+static bool no_connections(void) { return http_server_connections(W.srv) == 0; }
+static bool one_connection(void) { return http_server_connections(W.srv) == 1; }
+
+/* ---------- tests ---------- */
+
+static void test_get_query_and_headers(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    resp_t r;
+    cl_sends(cl, "GET /items/a%20b?name=caf%C3%A9+au+lait&empty=&flag&n%61me2=x%3Dy HTTP/1.1\r\n"
+                 "Host: t\r\nX-Test: Hello\r\n\r\n");
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "GET /items/a b|");
+    assert_non_null(strstr(r.head, "Content-Length: 15\r\n"));
+    assert_non_null(strstr(r.head, "Content-Type: text/plain\r\n"));
+    assert_non_null(strstr(r.head, "X-Answer: yes\r\n"));
+    assert_null(strcasestr(r.head, "Connection:"));
+    resp_free(&r);
+
+    assert_string_equal(W.method, "GET");
+    assert_string_equal(W.path, "/items/a b");
+    assert_string_equal(W.raw_path, "/items/a%20b");
+    assert_string_equal(W.query, "name=caf%C3%A9+au+lait&empty=&flag&n%61me2=x%3Dy");
+    assert_string_equal(W.qp, "name=[caf\xC3\xA9 au lait];empty=[];flag=[];name2=[x=y];"
+                              "q=absent;missing=absent;");
+    assert_string_equal(W.hdrs, "x-test=Hello host=t");
+    assert_true(strncmp(W.peer, "127.0.0.1:", 10) == 0);
+
+    /* A query parameter that does not fit the caller's buffer is refused, not cut. */
+    char req[512];
+    int n = snprintf(req, sizeof req, "GET /q?name=");
+    memset(req + n, 'v', 200);
+    snprintf(req + n + 200, sizeof req - (size_t)n - 200, "&q=ok HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_sends(cl, req);
+    assert_int_equal(read_response(cl, &r), 0);
+    resp_free(&r);
+    assert_non_null(strstr(W.qp, "name=absent;"));
+    assert_non_null(strstr(W.qp, "q=[ok];"));
+    cl_close(cl);
+}
+
+static void test_post_content_length(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    resp_t r;
+    cl_sends(cl, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                 "Content-Length: 13\r\n\r\n{\"a\":");
+    pump(20);
+    assert_int_equal(W.calls, 0); /* body incomplete: the handler waits */
+    cl_sends(cl, "\"hello\"}");
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "POST /echo|{\"a\":\"hello\"}");
+    resp_free(&r);
+    assert_string_equal(W.body, "{\"a\":\"hello\"}");
+    cl_close(cl);
+}
+
+static void test_chunked_body(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    roundtrip(cl, "POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+              "POST /c|hello world");
+    /* Trailers are accepted (and ignored); the connection stays usable. */
+    roundtrip(cl, "PUT /t HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\n",
+              "PUT /t|abc");
+    assert_string_equal(W.hdrs, "x-test=- host=t");
+    cl_close(cl);
+}
+
+static void pipelined(bool async)
+{
+    W.async = async;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "GET /one HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /two HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "POST /three HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    const char *want[] = {"GET /one|", "GET /two|", "POST /three|abc"};
+    for (int i = 0; i < 3; i++) {
+        resp_t r;
+        assert_int_equal(read_response(cl, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body, want[i]);
+        resp_free(&r);
+    }
+    assert_int_equal(W.calls, 3);
+    if (async)
+        assert_int_equal(W.max_inflight, 1); /* one request in flight per connection */
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.requests, 3);
+    cl_close(cl);
+}
+
+static void test_pipelined(void **state)
+{
+    (void)state;
+    pipelined(false);
+}
+
+static void test_pipelined_async(void **state)
+{
+    (void)state;
+    pipelined(true);
+}
+
+static void test_keepalive_reuse(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    for (int i = 0; i < 5; i++)
+        roundtrip(cl, "GET /again HTTP/1.1\r\nHost: t\r\n\r\n", "GET /again|");
+    assert_int_equal(http_server_connections(W.srv), 1);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.requests, 5);
+    cl_close(cl);
+    pump_until(no_connections);
+}
+
+static void test_connection_close(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    resp_t r;
+
+    client_t *cl = cl_open();
+    cl_sends(cl, "GET /bye HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    cl_close(cl);
+
+    /* HTTP/1.0 closes by default ... */
+    cl = cl_open();
+    cl_sends(cl, "GET /old HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    cl_close(cl);
+
+    /* ... and keeps the connection only when asked, saying so in the response. */
+    cl = cl_open();
+    for (int i = 0; i < 2; i++) {
+        cl_sends(cl, "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        assert_int_equal(read_response(cl, &r), 0);
+        assert_non_null(strstr(r.head, "Connection: keep-alive\r\n"));
+        resp_free(&r);
+    }
+    assert_int_equal(http_server_connections(W.srv), 1);
+    cl_close(cl);
+}
+
+static void test_async_response(void **state)
+{
+    (void)state;
+    W.async = true;
+    W.async_ms = 60;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    long t0 = now_ms();
+    roundtrip(cl, "GET /later HTTP/1.1\r\nHost: t\r\n\r\n", "GET /later|");
+    assert_true(now_ms() - t0 >= 50);
+    /* The connection reads again after the asynchronous answer. */
+    roundtrip(cl, "GET /later2 HTTP/1.1\r\nHost: t\r\n\r\n", "GET /later2|");
+    cl_close(cl);
+}
+
+static void test_disconnect_before_async_answer(void **state)
+{
+    (void)state;
+    W.hold = true;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nbody");
+    pump_until(one_call);
+    assert_int_equal(http_server_connections(W.srv), 1);
+    cl_close(cl);
+    pump_until(no_connections); /* orphaned: the socket is gone, the request is not */
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.orphaned, 1);
+    /* The request is still readable, and answering it only frees it. */
+    assert_string_equal(W.held[0]->path, "/slow");
+    assert_int_equal(evbuffer_get_length(W.held[0]->body), 4);
+    answer(W.held[0]);
+    W.held[0] = NULL;
+    W.nheld = 0;
+    pump(10);
+}
+
+static bool two_calls(void) { return W.calls >= 2; }
+
+static void test_pipelined_while_handler_holds(void **state)
+{
+    (void)state;
+    W.hold = true;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "GET /first HTTP/1.1\r\nHost: t\r\n\r\n");
+    pump_until(one_call);
+    /* The next request arrives while the first is with the handler: it waits, unread,
+     * and the client-gone watch does not spin on it. */
+    cl_sends(cl, "GET /second HTTP/1.1\r\nHost: t\r\n\r\n");
+    long cpu0 = clock();
+    pump(100);
+    long cpu = (clock() - cpu0) * 1000 / CLOCKS_PER_SEC;
+    assert_true(cpu < 50);
+    assert_int_equal(W.calls, 1);
+    answer(W.held[0]);
+    W.held[0] = NULL;
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_string_equal(r.body, "GET /first|");
+    resp_free(&r);
+    pump_until(two_calls);
+    answer(W.held[1]);
+    W.held[1] = NULL;
+    W.nheld = 0;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_string_equal(r.body, "GET /second|");
+    resp_free(&r);
+    assert_int_equal(http_server_connections(W.srv), 1);
+    cl_close(cl);
+}
+
+static void test_free_with_request_in_flight(void **state)
+{
+    (void)state;
+    W.hold = true;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    client_t *idle = cl_open();
+    cl_sends(cl, "GET /inflight HTTP/1.1\r\nHost: t\r\n\r\n");
+    pump_until(one_call);
+    http_server_free(W.srv);
+    W.srv = NULL;
+    assert_true(wait_closed(cl, 500) >= 0);
+    assert_true(wait_closed(idle, 500) >= 0);
+    /* The handler answers after the server is gone: the request is freed, nothing written. */
+    answer(W.held[0]);
+    W.held[0] = NULL;
+    W.nheld = 0;
+    cl_close(cl);
+    cl_close(idle);
+}
+
+static void expect_refusal(client_t *cl, int status)
+{
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, status);
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    assert_int_equal(W.last_reject, status);
+}
+
+static void test_413_content_length(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_body_bytes = 1024;
+    srv_start(&l);
+    /* Headers only: the refusal comes without the server waiting for the body. */
+    client_t *cl = cl_open();
+    cl_sends(cl, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n");
+    expect_refusal(cl, 413);
+    assert_string_equal(W.reject_path, "/big");
+    cl_close(cl);
+
+    /* With Expect: 100-continue the client gets the 413 instead of a "100 Continue". */
+    cl = cl_open();
+    cl_sends(cl, "PUT /big HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 5000\r\n\r\n");
+    expect_refusal(cl, 413);
+    cl_close(cl);
+
+    /* A client that sends the body anyway still reads the 413 (lingering close). */
+    cl = cl_open();
+    static char big[8192];
+    memset(big, 'x', sizeof big);
+    cl_sends(cl, "POST /big HTTP/1.1\r\nHost: t\r\nContent-Length: 8192\r\n\r\n");
+    cl_send(cl, big, sizeof big);
+    expect_refusal(cl, 413);
+    cl_close(cl);
+
+    /* Exactly at the limit is fine. */
+    cl = cl_open();
+    cl_sends(cl, "POST /edge HTTP/1.1\r\nHost: t\r\nContent-Length: 1024\r\n\r\n");
+    cl_send(cl, big, 1024);
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    resp_free(&r);
+    assert_int_equal(W.calls, 1);
+    assert_int_equal(W.rejects, 3);
+    cl_close(cl);
+}
+
+static void test_413_chunked(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_body_bytes = 1024;
+    srv_start(&l);
+    static char kb[1024];
+    memset(kb, 'y', sizeof kb);
+
+    client_t *cl = cl_open();
+    cl_sends(cl, "POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    cl_sends(cl, "400\r\n");
+    cl_send(cl, kb, sizeof kb);
+    cl_sends(cl, "\r\n1\r\nz\r\n0\r\n\r\n");
+    expect_refusal(cl, 413);
+    cl_close(cl);
+
+    /* One chunk announced bigger than the limit is refused before its data. */
+    cl = cl_open();
+    cl_sends(cl, "POST /chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "100000\r\n");
+    expect_refusal(cl, 413);
+    cl_close(cl);
+    assert_int_equal(W.calls, 0);
+}
+
+static void test_431_headers(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_header_bytes = 2048;
+    srv_start(&l);
+    char req[8192];
+
+    client_t *cl = cl_open();
+    int n = snprintf(req, sizeof req, "GET / HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(req + n, 'a', 4000);
+    memcpy(req + n + 4000, "\r\n\r\n", 5);
+    cl_sends(cl, req);
+    expect_refusal(cl, 431);
+    cl_close(cl);
+
+    /* A long request line counts too; so do many small headers. */
+    cl = cl_open();
+    n = snprintf(req, sizeof req, "GET /");
+    memset(req + n, 'p', 3000);
+    snprintf(req + n + 3000, sizeof req - (size_t)n - 3000, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_sends(cl, req);
+    expect_refusal(cl, 431);
+    cl_close(cl);
+
+    cl = cl_open();
+    cl_sends(cl, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 500; i++)
+        cl_sends(cl, "A: b\r\n");
+    cl_sends(cl, "\r\n");
+    expect_refusal(cl, 431);
+    cl_close(cl);
+    assert_int_equal(W.calls, 0);
+}
+
+static void test_400_and_505(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "\x01\x02 garbage\r\n\r\n");
+    expect_refusal(cl, 400);
+    cl_close(cl);
+
+    /* Content-Length with chunked is a smuggling vector: refused. */
+    cl = cl_open();
+    cl_sends(cl, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+                 "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    expect_refusal(cl, 400);
+    cl_close(cl);
+
+    cl = cl_open();
+    cl_sends(cl, "GET / HTTP/1.1\r\nContent-Length: abc\r\n\r\n");
+    expect_refusal(cl, 400);
+    cl_close(cl);
+
+    cl = cl_open();
+    cl_sends(cl, "GET / HTTP/2.0\r\nHost: t\r\n\r\n");
+    expect_refusal(cl, 505);
+    cl_close(cl);
+    assert_int_equal(W.calls, 0);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.rejected, 4);
+}
+
+static void test_request_deadline(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.request_deadline_ms = 200;
+    l.idle_timeout_ms = 5000;
+    srv_start(&l);
+
+    /* A fresh connection trickling one byte every 40 ms: the deadline is not reset. */
+    client_t *cl = cl_open();
+    long t0 = now_ms();
+    cl_sends(cl, "GET / HTTP/1.1\r\nHo");
+    long closed_at = -1;
+    while (now_ms() - t0 < 1500) {
+        pump(40);
+        cl_recv(cl);
+        if (cl->eof) {
+            closed_at = now_ms() - t0;
+            break;
+        }
+        send(cl->fd, "s", 1, MSG_NOSIGNAL);
+    }
+    assert_true(closed_at >= 150 && closed_at < 1000);
+    assert_int_equal(W.calls, 0);
+    cl_close(cl);
+
+    /* On a keep-alive connection the deadline starts with the next request's first byte. */
+    cl = cl_open();
+    roundtrip(cl, "GET /first HTTP/1.1\r\nHost: t\r\n\r\n", "GET /first|");
+    pump(300); /* idle longer than the deadline: still open */
+    cl_recv(cl);
+    assert_false(cl->eof);
+    t0 = now_ms();
+    cl_sends(cl, "POST /second HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12345");
+    long took = wait_closed(cl, 1500);
+    assert_true(took >= 150 && took < 1000);
+    assert_int_equal(W.calls, 1);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.timeouts, 2);
+    cl_close(cl);
+}
+
+static void test_deadline_not_applied_to_handler(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.request_deadline_ms = 100;
+    l.idle_timeout_ms = 100;
+    W.async = true;
+    W.async_ms = 300;
+    srv_start(&l);
+    client_t *cl = cl_open();
+    roundtrip(cl, "GET /slowhandler HTTP/1.1\r\nHost: t\r\n\r\n", "GET /slowhandler|");
+    cl_close(cl);
+}
+
+static void test_idle_timeout(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.idle_timeout_ms = 200;
+    srv_start(&l);
+    client_t *cl = cl_open();
+    roundtrip(cl, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", "GET /|");
+    long took = wait_closed(cl, 1500);
+    assert_true(took >= 150 && took < 1000);
+    assert_int_equal(http_server_connections(W.srv), 0);
+    cl_close(cl);
+}
+
+static void test_max_connections(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_connections = 2;
+    srv_start(&l);
+    client_t *a = cl_open(), *b = cl_open();
+    roundtrip(a, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", "GET /a|");
+    roundtrip(b, "GET /b HTTP/1.1\r\nHost: t\r\n\r\n", "GET /b|");
+    client_t *c = cl_open();
+    assert_true(wait_closed(c, WAIT_MS) >= 0);
+    cl_close(c);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.refused, 1);
+    assert_int_equal(http_server_connections(W.srv), 2);
+    roundtrip(a, "GET /a2 HTTP/1.1\r\nHost: t\r\n\r\n", "GET /a2|");
+
+    cl_close(b);
+    pump_until(one_connection);
+    client_t *d = cl_open();
+    roundtrip(d, "GET /d HTTP/1.1\r\nHost: t\r\n\r\n", "GET /d|");
+    cl_close(a);
+    cl_close(d);
+}
+
+static void test_percent_decoding(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    roundtrip(cl, "GET /a%2Fb%41+c%e2%82%ac?q=%00 HTTP/1.1\r\nHost: t\r\n\r\n",
+              "GET /a/bA+c\xe2\x82\xac|");
+    assert_string_equal(W.raw_path, "/a%2Fb%41+c%e2%82%ac");
+    assert_string_equal(W.query, "q=%00");
+    assert_non_null(strstr(W.qp, "q=absent;")); /* a NUL in a parameter: refused */
+
+    roundtrip(cl, "GET http://example.com:8080/p%20q?z=1 HTTP/1.1\r\nHost: t\r\n\r\n",
+              "GET /p q|");
+    assert_string_equal(W.query, "z=1");
+    roundtrip(cl, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n", "OPTIONS *|");
+    cl_close(cl);
+
+    const char *bad[] = {"/x%00y", "/x%zz", "/x%4", "/x%"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char req[128];
+        snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", bad[i]);
+        cl = cl_open();
+        cl_sends(cl, req);
+        expect_refusal(cl, 400);
+        assert_string_equal(W.reject_path, "(null)");
+        cl_close(cl);
+    }
+    assert_int_equal(W.calls, 3);
+}
+
+static void test_head_and_bodyless_status(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    resp_t r;
+    cl_sends(cl, "HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_response_ex(cl, &r, true), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.head, "Content-Length: 8\r\n")); /* "HEAD /h|" */
+    resp_free(&r);
+    /* No body bytes followed: the next response parses cleanly. */
+    roundtrip(cl, "GET /g HTTP/1.1\r\nHost: t\r\n\r\n", "GET /g|");
+    cl_close(cl);
+}
+
+static void test_expect_continue(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    resp_t r;
+    cl_sends(cl, "POST /e HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 5\r\n\r\n");
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 100);
+    resp_free(&r);
+    roundtrip(cl, "hello", "POST /e|hello");
+    cl_close(cl);
+}
+
+static void test_large_response_backpressure(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    /* Three pipelined requests, two with 1 MiB answers; the client reads late. */
+    cl_sends(cl, "GET /large HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /large HTTP/1.1\r\nHost: t\r\n\r\n"
+                 "GET /small HTTP/1.1\r\nHost: t\r\n\r\n");
+    pump(100);
+    for (int i = 0; i < 2; i++) {
+        resp_t r;
+        assert_int_equal(read_response(cl, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.body_len, LARGE_BODY);
+        assert_memory_equal(r.body, large_body, LARGE_BODY);
+        resp_free(&r);
+    }
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_string_equal(r.body, "GET /small|");
+    resp_free(&r);
+    cl_close(cl);
+}
+
+static void test_stop(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    client_t *idle = cl_open(), *busy = cl_open();
+    roundtrip(idle, "GET /i HTTP/1.1\r\nHost: t\r\n\r\n", "GET /i|");
+    cl_sends(busy, "GET /b HTTP/1.1\r\nHo");
+    pump(20);
+    http_server_stop(W.srv);
+    assert_true(wait_closed(idle, WAIT_MS) >= 0);
+    /* No longer listening. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)W.port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_not_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd);
+    /* The request in progress is answered, then the connection closes. */
+    resp_t r;
+    cl_sends(busy, "st: t\r\n\r\n");
+    assert_int_equal(read_response(busy, &r), 0);
+    assert_string_equal(r.body, "GET /b|");
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(busy, WAIT_MS) >= 0);
+    cl_close(idle);
+    cl_close(busy);
+}
+
+static long cpu_ms(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000L +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000L;
+}
+
+static void test_emfile_pauses_listener(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    /* Connected and sent before the server may accept: it waits in the backlog. */
+    client_t *cl = cl_open();
+    cl_sends(cl, "GET /after HTTP/1.1\r\nHost: t\r\n\r\n");
+
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    if (low.rlim_cur > 64)
+        low.rlim_cur = 64;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    int fds[64], nfds = 0;
+    while (nfds < 64) {
+        int fd = dup(cl->fd);
+        if (fd < 0)
+            break;
+        fds[nfds++] = fd;
+    }
+    long cpu0 = cpu_ms();
+    pump(350);
+    long cpu = cpu_ms() - cpu0;
+    for (int i = 0; i < nfds; i++)
+        close(fds[i]);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.accepted, 0);
+    assert_true(st.accept_pauses >= 2 && st.accept_pauses <= 5);
+    assert_true(cpu < 150); /* paused, not spinning */
+
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_string_equal(r.body, "GET /after|");
+    resp_free(&r);
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.accepted, 1);
+    cl_close(cl);
+}
+
+static void test_method_names(void **state)
+{
+    (void)state;
+    assert_string_equal(http_method_name(HTTP_GET), "GET");
+    assert_string_equal(http_method_name(HTTP_PATCH), "PATCH");
+    assert_string_equal(http_method_name(HTTP_OPTIONS), "OPTIONS");
+    assert_string_equal(http_method_name(HTTP_OTHER), "OTHER");
+    srv_start(NULL);
+    client_t *cl = cl_open();
+    roundtrip(cl, "PATCH /p HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}", "PATCH /p|{}");
+    roundtrip(cl, "MKCOL /m HTTP/1.1\r\nHost: t\r\n\r\n", "MKCOL /m|");
+    /* An Upgrade request is answered as plain HTTP/1.1 and the connection goes on. */
+    roundtrip(cl, "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\n"
+                  "Upgrade: websocket\r\n\r\n", "GET /ws|");
+    roundtrip(cl, "GET /next HTTP/1.1\r\nHost: t\r\n\r\n", "GET /next|");
+    cl_close(cl);
+}
+
+int main(void)
+{
+    large_body = malloc(LARGE_BODY);
+    for (size_t i = 0; i < LARGE_BODY; i++)
+        large_body[i] = (char)('a' + i % 26);
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_get_query_and_headers),
+        T(test_post_content_length),
+        T(test_chunked_body),
+        T(test_pipelined),
+        T(test_pipelined_async),
+        T(test_keepalive_reuse),
+        T(test_connection_close),
+        T(test_async_response),
+        T(test_disconnect_before_async_answer),
+        T(test_pipelined_while_handler_holds),
+        T(test_free_with_request_in_flight),
+        T(test_413_content_length),
+        T(test_413_chunked),
+        T(test_431_headers),
+        T(test_400_and_505),
+        T(test_request_deadline),
+        T(test_deadline_not_applied_to_handler),
+        T(test_idle_timeout),
+        T(test_max_connections),
+        T(test_percent_decoding),
+        T(test_head_and_bodyless_status),
+        T(test_expect_continue),
+        T(test_large_response_backpressure),
+        T(test_stop),
+        T(test_emfile_pauses_listener),
+        T(test_method_names),
+    };
+#undef T
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(large_body);
+    return rc;
+}
