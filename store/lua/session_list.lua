@@ -1,0 +1,14 @@
+-- session_list.lua: the caller's sessions (dropping ids whose record is gone), optionally only
+-- those of one item. KEYS[2] = that item (optional); ARGV[3] key prefix, ARGV[4] item id.
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then return {'NOT_FOUND'} end
+local ukey = ARGV[3] .. 'user:' .. user .. ':sessions'
+local out = {'OK'}
+for _, id in ipairs(redis.call('ZRANGE', ukey, 0, -1)) do
+  local item, uuid = string.match(id, '^(.*):([^:]*)$')
+  if item and redis.call('EXISTS', ARGV[3] .. '{' .. item .. '}:s:' .. uuid) == 1 then
+    if not ARGV[4] or ARGV[4] == item then out[#out + 1] = id end
+  else
+    redis.call('ZREM', ukey, id)
+  end
+end
+return out

@@ -1,0 +1,148 @@
+/* store/redis.h: the internal API of store/ (not for net/). It owns three things the typed
+ * operations (store/logins.c, sessions.c, libraries.c, items.c) are built on:
+ *   - the script table (store/lua/NAME.lua, with the auth prelude joined in) and store_eval(),
+ *     which runs one EVALSHA through the connection layer of store/redis.c;
+ *   - store_cmd_t, a stack-allocated builder for the KEYS and ARGV of one call, including the
+ *     key schema of store/keys.c (every key name is made there);
+ *   - the reply decoders of store/codec.c that turn a script's answer into core/ structs.
+ *
+ * Reply convention: every script answers an array whose first element is a status name
+ * ("OK", "NOT_FOUND", ...), followed by data. store_eval parses that name, so a reply function
+ * gets the status and the whole reply; r is NULL whenever the status did not come from a
+ * script (ST_UNAVAILABLE: no link, link lost or timed out; or a status decided locally, such
+ * as ST_UNAUTHENTICATED for a NULL token). */
+#ifndef STORE_REDIS_H
+#define STORE_REDIS_H
+
+#include <stdarg.h>
+
+#include "store/store.h"
+
+struct redisReply;
+struct json_object;
+
+typedef enum {
+    SCRIPT_LOGIN,
+    SCRIPT_LOGIN_INFO,
+    SCRIPT_LOGOUT,
+    SCRIPT_HASH_GET,
+    SCRIPT_LIST,
+    SCRIPT_SESSION_CREATE,
+    SCRIPT_SESSION_LIST,
+    SCRIPT_LIBRARY_CREATE,
+    SCRIPT_LIBRARY_FIND,
+    SCRIPT_LIBRARY_DELETE,
+    SCRIPT_ITEM_CREATE,
+    SCRIPT_ITEM_FIND,
+    SCRIPT_ITEM_DELETE,
+    SCRIPT_COUNT
+} script_id_t;
+
+/* A typed callback travels through the generic layer as this type and is cast back by the
+ * reply function that knows its real type. */
+typedef void (*store_fn_t)(void);
+typedef void (*store_reply_fn)(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                               void *arg);
+
+/* ---- Building one call (store/keys.c) ------------------------------------------------------ */
+
+#define CMD_MAX_KEYS 8
+#define CMD_MAX_ARGS 48
+#define CMD_ARENA 2048
+
+/* KEYS and ARGV of one script call. Strings given with cmd_arg/cmd_argn are referenced, not
+ * copied, until store_eval (which copies everything into the call); keys and numbers are
+ * formatted into the arena. The first failure (bad id, overflow, NULL token) is remembered in
+ * `local`, and store_eval then answers that status without a round trip. */
+typedef struct {
+    store_t *st;
+    store_status_t local;
+    int nkeys, nargs;
+    const char *key[CMD_MAX_KEYS];
+    size_t keylen[CMD_MAX_KEYS];
+    const char *arg[CMD_MAX_ARGS];
+    size_t arglen[CMD_MAX_ARGS];
+    size_t used;
+    char arena[CMD_ARENA];
+} store_cmd_t;
+
+void cmd_init(store_cmd_t *c, store_t *st);
+/* The first failure wins (a NULL token is reported before a bad id). */
+void cmd_fail(store_cmd_t *c, store_status_t s);
+/* KEYS[1] = login key of auth->token, ARGV[1] = login idle ms, ARGV[2] = required privileges:
+ * the prelude's inputs. A NULL auth or token is ST_UNAUTHENTICATED. */
+void cmd_auth(store_cmd_t *c, const store_auth_t *auth);
+/* KEYS[1] = login key of token (login.lua), no ARGV. */
+void cmd_login_key(store_cmd_t *c, const char *token);
+/* Key = prefix followed by the NULL-terminated list of parts. */
+void cmd_key(store_cmd_t *c, ...);
+/* Keys of the schema (see store/keys.c). An invalid id is ST_NOT_FOUND: it cannot name a
+ * resource we made. */
+void cmd_key_lib(store_cmd_t *c, const char *lib_id, const char *suffix);
+void cmd_key_item(store_cmd_t *c, const char *item_id, const char *suffix);
+/* The session record of session_id; its item id is copied to item_id (ID_MAX bytes). */
+void cmd_key_session(store_cmd_t *c, const char *session_id, char *item_id);
+void cmd_arg(store_cmd_t *c, const char *s); /* NULL = "" */
+void cmd_argn(store_cmd_t *c, const char *s, size_t len);
+void cmd_arg_i64(store_cmd_t *c, int64_t v);
+void cmd_arg_prefix(store_cmd_t *c);
+
+/* ---- The connection layer (store/redis.c) -------------------------------------------------- */
+
+/* Runs script `script` with c's KEYS and ARGV; `fn(status, reply, cb, arg)` is called exactly
+ * once, never from inside this call (except while store_free is answering everything), and at
+ * the latest call_timeout_ms later. */
+void store_eval(store_cmd_t *c, script_id_t script, store_reply_fn fn, store_fn_t cb, void *arg);
+const store_config_t *store_cfg(const store_t *st); /* with defaults filled in */
+const char *store_prefix(const store_t *st, size_t *len);
+/* Logs one line to stderr ("store: ..."). */
+void store_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- Decoding replies (store/codec.c) ------------------------------------------------------ */
+
+/* String element i of an array reply, or NULL. */
+const char *reply_str(const struct redisReply *r, size_t i);
+/* Integer element i (an integer, or a string holding one); C_ERR otherwise. */
+int reply_i64(const struct redisReply *r, size_t i, int64_t *out);
+
+/* Reply functions shared by the typed operations: store_done_cb gets element 1 as detail;
+ * store_ids_cb gets elements 1.. as the ids. */
+void reply_done(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg);
+void reply_ids(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg);
+
+/* A record field <-> struct member map, so encoding (HSET arguments) and decoding (HGETALL
+ * answers) of a model are one table each, not hand-written per operation. */
+typedef enum {
+    FT_STR,     /* char[size] */
+    FT_I64,     /* int64_t */
+    FT_INT,     /* int */
+    FT_BOOL,    /* bool, "1" / "0" */
+    FT_LIBTYPE, /* library_type_t, by name */
+    FT_STATE    /* session_state_t, by name */
+} field_type_t;
+
+typedef struct {
+    const char *name;
+    field_type_t type;
+    size_t off;
+    size_t size;
+    bool server_filled; /* written by the script, not by encode */
+} store_field_t;
+
+#define FIELD(n, t, s, m) {n, t, offsetof(s, m), sizeof(((s *)0)->m), false}
+
+/* Appends "name", value for every field that is not server_filled. */
+void fields_encode(store_cmd_t *c, const store_field_t *f, size_t nf, const void *obj);
+/* Fills obj from the field/value pairs of r starting at element `first`. Pairs whose name is
+ * not in the table go to extra (may be NULL), which returns C_ERR to reject the record.
+ * C_ERR on a malformed value. */
+typedef int (*field_extra_fn)(void *obj, const char *name, const char *value, size_t len);
+int fields_decode(const store_field_t *f, size_t nf, void *obj, const struct redisReply *r,
+                  size_t first, field_extra_fn extra);
+
+/* JSON text of a json-c value, valid until the value is put. */
+const char *json_text(struct json_object *o);
+/* Parses stored JSON text (NULL when malformed). */
+struct json_object *json_parse_stored(const char *text, size_t len);
+
+#endif

@@ -1,0 +1,122 @@
+/* store/sessions.c: update session records: create (token, item, lock, fence, record, deadline
+ * index and owner list in one script), get, and the caller's list. The record layout is in
+ * store/keys.c. */
+#include "store/redis.h"
+
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/spec.h"
+#include "core/validate.h"
+
+static const store_field_t session_fields[] = {
+    FIELD("id", FT_STR, update_session_t, id),
+    FIELD("item", FT_STR, update_session_t, library_item_id),
+    FIELD("cv", FT_STR, update_session_t, library_item_content_version),
+    FIELD("state", FT_STATE, update_session_t, state),
+    FIELD("progress", FT_INT, update_session_t, client_progress),
+    FIELD("deadline", FT_I64, update_session_t, expiration_ms),
+};
+
+/* The stored form is warning_behavior_to_json's: [{"type": NAME, "ignored": BOOL}, ...]. */
+static int warning_behavior_from_json(struct json_object *a, warning_behavior_t *w) {
+    memset(w, 0, sizeof(*w));
+    if (!a || !json_object_is_type(a, json_type_array) ||
+        json_object_array_length(a) > WARNING_TYPE_COUNT)
+        return C_ERR;
+    for (size_t i = 0; i < json_object_array_length(a); i++) {
+        struct json_object *e = json_object_array_get_idx(a, i), *type, *ignored;
+        if (!json_object_object_get_ex(e, "type", &type) ||
+            !json_object_object_get_ex(e, "ignored", &ignored) ||
+            warning_type_parse(json_object_get_string(type), &w->items[w->count].type) != C_OK)
+            return C_ERR;
+        w->items[w->count++].ignored = json_object_get_boolean(ignored);
+    }
+    return C_OK;
+}
+
+/* Record fields that are JSON text: wb (warning behavior) and err (error_message). created,
+ * owner and fence are the store's own bookkeeping and not part of the model. */
+static int session_extra(void *obj, const char *name, const char *value, size_t len) {
+    update_session_t *s = obj;
+    bool wb = strcmp(name, "wb") == 0;
+    if (!wb && strcmp(name, "err") != 0) return C_OK;
+    struct json_object *o = json_parse_stored(value, len);
+    int rc = wb ? warning_behavior_from_json(o, &s->warning_behavior)
+                : message_from_json(o, &s->error_message);
+    json_object_put(o);
+    if (wb)
+        s->has_warning_behavior = rc == C_OK;
+    else
+        s->has_error_message = rc == C_OK;
+    return rc;
+}
+
+/* {'OK', now, field, value, ...} */
+static void reply_session(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                          void *arg) {
+    update_session_t us;
+    int64_t now = 0;
+    memset(&us, 0, sizeof(us));
+    if (s == ST_OK && (reply_i64(r, 1, &now) != C_OK ||
+                       fields_decode(session_fields, ARRAY_LEN(session_fields), &us, r, 2,
+                                     session_extra) != C_OK)) {
+        store_log("session record: malformed");
+        s = ST_INTERNAL;
+    }
+    ((store_session_cb)cb)(arg, s, s == ST_OK ? &us : NULL, now);
+}
+
+void store_session_create(store_t *st, const store_auth_t *auth, const char *new_id,
+                          const session_spec_t *spec, const char *client_token,
+                          store_done_cb cb, void *arg) {
+    const store_config_t *cfg = store_cfg(st);
+    const char *item = spec->library_item_id;
+    char id_item[ID_MAX];
+    store_cmd_t c;
+    cmd_init(&c, st);
+    cmd_auth(&c, auth);
+    cmd_key_item(&c, item, "item");
+    cmd_key_item(&c, item, "lock");
+    cmd_key_item(&c, item, "fence");
+    cmd_key_session(&c, new_id, id_item);
+    if (c.local == ST_OK && strcmp(id_item, item) != 0) {
+        store_log("session id %s is not of item %s", new_id, item);
+        cmd_fail(&c, ST_INTERNAL);
+    }
+    cmd_key(&c, "deadlines", (const char *)NULL);
+    if (client_token) cmd_key(&c, "ctok:", client_token, (const char *)NULL);
+    cmd_arg(&c, new_id);
+    cmd_arg_i64(&c, cfg->session_timeout_ms);
+    cmd_arg_i64(&c, cfg->session_timeout_ms * 2 + 60000);
+    cmd_arg_i64(&c, cfg->token_retention_ms);
+    struct json_object *wb =
+        spec->has_warning_behavior ? warning_behavior_to_json(&spec->warning_behavior) : NULL;
+    cmd_arg(&c, wb ? json_text(wb) : "");
+    cmd_arg_prefix(&c);
+    cmd_arg(&c, item);
+    store_eval(&c, SCRIPT_SESSION_CREATE, reply_done, (store_fn_t)cb, arg);
+    json_object_put(wb);
+}
+
+void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
+                       store_session_cb cb, void *arg) {
+    char item[ID_MAX];
+    store_cmd_t c;
+    cmd_init(&c, st);
+    cmd_auth(&c, auth);
+    cmd_key_session(&c, id, item);
+    store_eval(&c, SCRIPT_HASH_GET, reply_session, (store_fn_t)cb, arg);
+}
+
+void store_session_list(store_t *st, const store_auth_t *auth, const char *item_id_or_null,
+                        store_ids_cb cb, void *arg) {
+    store_cmd_t c;
+    cmd_init(&c, st);
+    cmd_auth(&c, auth);
+    if (item_id_or_null) cmd_key_item(&c, item_id_or_null, "item");
+    cmd_arg_prefix(&c);
+    if (item_id_or_null) cmd_arg(&c, item_id_or_null);
+    store_eval(&c, SCRIPT_SESSION_LIST, reply_ids, (store_fn_t)cb, arg);
+}

@@ -1,0 +1,893 @@
+/* tests/store/itest_store.c: integration test of store/ against a real redis-server (env
+ * USD_TEST_REDIS=host:port). Each run uses its own random key prefix and deletes its keys at
+ * the end. The fault tests need no Redis (a closed port, a listener that never answers) or
+ * freeze the test's Redis briefly with CLIENT PAUSE. The test drives its own event_base; the
+ * test itself may use blocking hiredis (the store never does). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <uuid/uuid.h>
+
+#include "core/privilege.h"
+#include "store/store.h"
+
+#define WAIT_MS 5000
+#define MAX_IDS 64
+
+/* ---- harness ------------------------------------------------------------------------------- */
+
+static struct event_base *base;
+static store_t *st;
+static char redis_host[128];
+static int redis_port;
+static bool have_redis;
+static char prefix[64];
+static redisContext *sync_ctx;
+
+static const store_config_t default_cfg = {
+    .call_timeout_ms = 2000,
+    .session_timeout_ms = 60000,
+    .retention_ms = 600000,
+    .token_retention_ms = 600000,
+    .login_idle_ms = 600000,
+};
+
+/* What the last callback delivered, copied out of the callback's lifetime. */
+typedef struct {
+    int calls;
+    store_status_t status;
+    bool has_detail;
+    char detail[SESSION_ID_MAX];
+    size_t nids;
+    char ids[MAX_IDS][SESSION_ID_MAX];
+    library_t lib;
+    char sub_info[256];
+    item_t item;
+    update_session_t sess;
+    int64_t now;
+    char user[USER_MAX];
+    int64_t created, last;
+} result_t;
+
+static result_t R;
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg) { (void)fd, (void)what, (void)arg; }
+
+/* Runs the loop until *done is true or ms pass (a 10 ms tick keeps the loop from blocking
+ * longer than that when nothing else is pending). */
+static bool run_until(const bool *done, int ms) {
+    struct event *t = event_new(base, -1, EV_PERSIST, tick, NULL);
+    struct timeval tv = {0, 10000};
+    event_add(t, &tv);
+    int64_t end = mono_ms() + ms;
+    while (!*done && mono_ms() < end) event_base_loop(base, EVLOOP_ONCE);
+    event_free(t);
+    return *done;
+}
+
+static void run_for(int ms) {
+    bool never = false;
+    run_until(&never, ms);
+}
+
+static bool got_answer;
+
+/* Waits for the answer to the call just made and checks it came exactly once. */
+static store_status_t wait_answer(void) {
+    got_answer = false;
+    if (R.calls == 0) run_until(&got_answer, WAIT_MS);
+    assert_int_equal(R.calls, 1);
+    return R.status;
+}
+
+static void reset(void) {
+    free(R.lib.subscription_info_json);
+    memset(&R, 0, sizeof(R));
+}
+
+static void answered(result_t *r, store_status_t s) {
+    r->calls++;
+    r->status = s;
+    got_answer = true;
+}
+
+static void on_done(void *arg, store_status_t s, const char *detail) {
+    result_t *r = arg;
+    answered(r, s);
+    r->has_detail = detail != NULL;
+    if (detail) snprintf(r->detail, sizeof(r->detail), "%s", detail);
+}
+
+static void on_ids(void *arg, store_status_t s, char *const *ids, size_t n) {
+    result_t *r = arg;
+    answered(r, s);
+    r->nids = n;
+    for (size_t i = 0; i < n && i < MAX_IDS; i++)
+        snprintf(r->ids[i], sizeof(r->ids[i]), "%s", ids[i]);
+}
+
+static void on_library(void *arg, store_status_t s, const library_t *l) {
+    result_t *r = arg;
+    answered(r, s);
+    if (l) {
+        r->lib = *l;
+        r->lib.subscription_info_json = NULL;
+        if (l->subscription_info_json)
+            snprintf(r->sub_info, sizeof(r->sub_info), "%s", l->subscription_info_json);
+    }
+}
+
+static void on_item(void *arg, store_status_t s, const item_t *it) {
+    result_t *r = arg;
+    answered(r, s);
+    if (it) r->item = *it;
+}
+
+static void on_session(void *arg, store_status_t s, const update_session_t *us, int64_t now) {
+    result_t *r = arg;
+    answered(r, s);
+    r->now = now;
+    if (us) r->sess = *us;
+}
+
+static void on_login(void *arg, store_status_t s, const char *user, int64_t created,
+                     int64_t last) {
+    result_t *r = arg;
+    answered(r, s);
+    if (user) snprintf(r->user, sizeof(r->user), "%s", user);
+    r->created = created;
+    r->last = last;
+}
+
+static bool has_id(const char *id) {
+    for (size_t i = 0; i < R.nids; i++)
+        if (strcmp(R.ids[i], id) == 0) return true;
+    return false;
+}
+
+static void new_uuid(char out[37]) {
+    uuid_t u;
+    uuid_generate_random(u);
+    uuid_unparse_lower(u, out);
+}
+
+static store_t *new_store(const char *host, int port, int call_timeout_ms,
+                          int connect_timeout_ms) {
+    store_config_t cfg = default_cfg;
+    cfg.redis_host = host;
+    cfg.redis_port = port;
+    cfg.prefix = prefix;
+    cfg.call_timeout_ms = call_timeout_ms;
+    cfg.connect_timeout_ms = connect_timeout_ms;
+    return store_new(base, &cfg);
+}
+
+static bool wait_connected(store_t *s, int ms) {
+    int64_t end = mono_ms() + ms;
+    while (!store_connected(s) && mono_ms() < end) run_for(10);
+    return store_connected(s);
+}
+
+static redisReply *sync_cmd(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(sync_ctx, fmt, ap);
+    va_end(ap);
+    assert_non_null(r);
+    return r;
+}
+
+/* ---- fixtures ------------------------------------------------------------------------------ */
+
+static char tok_admin[37], tok_reader[37], tok_user2[37];
+static store_auth_t admin, reader, user2;
+
+static store_status_t login(const char *token, const char *user, uint32_t privs) {
+    reset();
+    store_login(st, token, user, privs, on_done, &R);
+    return wait_answer();
+}
+
+static void make_library(library_t *l, const char *name, library_type_t type) {
+    memset(l, 0, sizeof(*l));
+    new_uuid(l->id);
+    snprintf(l->name, sizeof(l->name), "%s", name);
+    snprintf(l->description, sizeof(l->description), "test library %s", name);
+    l->type = type;
+    l->creation_ms = l->last_modified_ms = wall_ms();
+    snprintf(l->version, sizeof(l->version), "1");
+}
+
+static store_status_t create_library(const library_t *l) {
+    reset();
+    store_library_create(st, &admin, l, on_done, &R);
+    return wait_answer();
+}
+
+static void make_item(item_t *it, const char *lib_id, const char *name) {
+    memset(it, 0, sizeof(*it));
+    new_uuid(it->id);
+    snprintf(it->library_id, sizeof(it->library_id), "%s", lib_id);
+    snprintf(it->name, sizeof(it->name), "%s", name);
+    snprintf(it->description, sizeof(it->description), "item %s", name);
+    snprintf(it->type, sizeof(it->type), "ovf");
+    snprintf(it->content_version, sizeof(it->content_version), "1");
+    snprintf(it->metadata_version, sizeof(it->metadata_version), "1");
+    snprintf(it->version, sizeof(it->version), "1");
+    it->creation_ms = it->last_modified_ms = wall_ms();
+    it->size = 12345;
+}
+
+static store_status_t create_item(const item_t *it, bool allow_subscribed) {
+    reset();
+    store_item_create(st, &admin, it, allow_subscribed, on_done, &R);
+    return wait_answer();
+}
+
+static store_status_t create_session(const store_auth_t *auth, const char *item_id,
+                                     const char *token, char sid_out[SESSION_ID_MAX],
+                                     const warning_behavior_t *wb) {
+    session_spec_t spec;
+    char uuid[37];
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.library_item_id, sizeof(spec.library_item_id), "%s", item_id);
+    if (wb) {
+        spec.has_warning_behavior = true;
+        spec.warning_behavior = *wb;
+    }
+    new_uuid(uuid);
+    snprintf(sid_out, SESSION_ID_MAX, "%s:%s", item_id, uuid);
+    reset();
+    store_session_create(st, auth, sid_out, &spec, token, on_done, &R);
+    return wait_answer();
+}
+
+static int group_setup(void **state) {
+    (void)state;
+    base = event_base_new();
+    char id[37];
+    new_uuid(id);
+    snprintf(prefix, sizeof(prefix), "usdtest:%.8s:", id);
+    const char *env = getenv("USD_TEST_REDIS");
+    if (!env || !*env) {
+        fprintf(stderr, "USD_TEST_REDIS not set: only the tests without Redis run\n");
+        return 0;
+    }
+    const char *colon = strrchr(env, ':');
+    if (!colon || (size_t)(colon - env) >= sizeof(redis_host)) return -1;
+    memcpy(redis_host, env, (size_t)(colon - env));
+    redis_host[colon - env] = '\0';
+    redis_port = atoi(colon + 1);
+    struct timeval tv = {2, 0};
+    sync_ctx = redisConnectWithTimeout(redis_host, redis_port, tv);
+    if (!sync_ctx || sync_ctx->err) {
+        fprintf(stderr, "cannot reach redis at %s\n", env);
+        return -1;
+    }
+    have_redis = true;
+    st = new_store(redis_host, redis_port, 2000, 2000);
+    if (!st || !wait_connected(st, WAIT_MS)) return -1;
+
+    new_uuid(tok_admin);
+    new_uuid(tok_reader);
+    new_uuid(tok_user2);
+    admin = (store_auth_t){tok_admin, PRIV_NONE};
+    reader = (store_auth_t){tok_reader, PRIV_NONE};
+    user2 = (store_auth_t){tok_user2, PRIV_NONE};
+    if (login(tok_admin, "admin", PRIV_ALL) != ST_OK ||
+        login(tok_reader, "reader", PRIV_SYSTEM_READ) != ST_OK ||
+        login(tok_user2, "user2", PRIV_ALL) != ST_OK)
+        return -1;
+    return 0;
+}
+
+/* Deletes every key of this run. */
+static int group_teardown(void **state) {
+    (void)state;
+    reset();
+    store_free(st);
+    if (sync_ctx) {
+        char cursor[32] = "0";
+        do {
+            redisReply *r = redisCommand(sync_ctx, "SCAN %s MATCH %s* COUNT 1000", cursor, prefix);
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+                freeReplyObject(r);
+                break;
+            }
+            snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+            for (size_t i = 0; i < r->element[1]->elements; i++)
+                freeReplyObject(redisCommand(sync_ctx, "DEL %b", r->element[1]->element[i]->str,
+                                             r->element[1]->element[i]->len));
+            freeReplyObject(r);
+        } while (strcmp(cursor, "0") != 0);
+        redisFree(sync_ctx);
+    }
+    event_base_free(base);
+    return 0;
+}
+
+#define NEED_REDIS()                                                                           \
+    do {                                                                                       \
+        if (!have_redis) skip();                                                               \
+    } while (0)
+
+/* ---- tests --------------------------------------------------------------------------------- */
+
+static void test_login_and_auth(void **state) {
+    (void)state;
+    NEED_REDIS();
+    reset();
+    store_login_info(st, &admin, on_login, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_string_equal(R.user, "admin");
+    assert_true(R.created > 0);
+    assert_true(R.last >= R.created);
+
+    store_auth_t unknown = {"no-such-token", PRIV_NONE}, none = {NULL, PRIV_NONE};
+    reset();
+    store_login_info(st, &unknown, on_login, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHENTICATED);
+    reset();
+    store_login_info(st, &none, on_login, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHENTICATED);
+
+    /* privileges: reader may read, not create */
+    library_t l;
+    make_library(&l, "denied", LIBRARY_LOCAL);
+    store_auth_t want_create = {tok_reader, PRIV_CREATE_LOCAL_LIBRARY};
+    reset();
+    store_library_create(st, &want_create, &l, on_done, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHORIZED);
+    store_auth_t want_read = {tok_reader, PRIV_SYSTEM_READ};
+    reset();
+    store_library_list(st, &want_read, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    store_auth_t want_two = {tok_reader, PRIV_SYSTEM_READ | PRIV_UPDATE_SESSION};
+    reset();
+    store_library_list(st, &want_two, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHORIZED);
+
+    /* the token is never stored in clear, and the login has an idle TTL */
+    redisReply *r = sync_cmd("KEYS %s*", prefix);
+    for (size_t i = 0; i < r->elements; i++) assert_null(strstr(r->element[i]->str, tok_admin));
+    freeReplyObject(r);
+
+    /* logout */
+    char tmp[37];
+    new_uuid(tmp);
+    assert_int_equal(login(tmp, "tmp", PRIV_ALL), ST_OK);
+    store_auth_t t = {tmp, PRIV_NONE};
+    reset();
+    store_logout(st, &t, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    reset();
+    store_login_info(st, &t, on_login, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHENTICATED);
+    reset();
+    store_logout(st, &t, on_done, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHENTICATED);
+}
+
+static void test_library_crud(void **state) {
+    (void)state;
+    NEED_REDIS();
+    char name[64], uuid[37];
+    new_uuid(uuid);
+    snprintf(name, sizeof(name), "Lib-%.8s", uuid);
+    library_t l;
+    make_library(&l, name, LIBRARY_LOCAL);
+    l.nbackings = 1;
+    snprintf(l.backings[0].type, sizeof(l.backings[0].type), "DATASTORE");
+    snprintf(l.backings[0].datastore_id, sizeof(l.backings[0].datastore_id), "datastore-1");
+    assert_int_equal(create_library(&l), ST_OK);
+    assert_string_equal(R.detail, l.id);
+
+    reset();
+    store_library_get(st, &admin, l.id, on_library, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_string_equal(R.lib.id, l.id);
+    assert_string_equal(R.lib.name, name);
+    assert_string_equal(R.lib.description, l.description);
+    assert_int_equal(R.lib.type, LIBRARY_LOCAL);
+    assert_int_equal(R.lib.creation_ms, l.creation_ms);
+    assert_int_equal(R.lib.last_modified_ms, l.last_modified_ms);
+    assert_string_equal(R.lib.version, "1");
+    assert_int_equal(R.lib.nbackings, 1);
+    assert_string_equal(R.lib.backings[0].type, "DATASTORE");
+    assert_string_equal(R.lib.backings[0].datastore_id, "datastore-1");
+    assert_string_equal(R.sub_info, "");
+
+    reset();
+    store_library_get(st, &admin, "no-such-library", on_library, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_library_get(st, &admin, "bad{id}", on_library, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+
+    library_t s;
+    make_library(&s, name, LIBRARY_SUBSCRIBED); /* same name, other type */
+    s.subscription_info_json = "{\"on_demand\":true}";
+    assert_int_equal(create_library(&s), ST_OK);
+    reset();
+    store_library_get(st, &admin, s.id, on_library, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.lib.type, LIBRARY_SUBSCRIBED);
+    assert_string_equal(R.sub_info, "{\"on_demand\":true}");
+    assert_int_equal(R.lib.nbackings, 0);
+
+    reset();
+    store_library_list(st, &admin, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_true(has_id(l.id) && has_id(s.id));
+
+    library_find_t f;
+    memset(&f, 0, sizeof(f));
+    for (char *p = name; *p; p++) *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+    snprintf(f.name, sizeof(f.name), "%s", name); /* upper case: case-insensitive match */
+    reset();
+    store_library_find(st, &admin, &f, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 2);
+    f.has_type = true;
+    f.type = LIBRARY_SUBSCRIBED;
+    reset();
+    store_library_find(st, &admin, &f, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], s.id);
+    snprintf(f.name, sizeof(f.name), "no such name");
+    reset();
+    store_library_find(st, &admin, &f, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 0);
+
+    /* delete: the type must match */
+    reset();
+    store_library_delete(st, &admin, l.id, LIBRARY_SUBSCRIBED, on_done, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_library_delete(st, &admin, l.id, LIBRARY_LOCAL, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    reset();
+    store_library_get(st, &admin, l.id, on_library, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_library_delete(st, &admin, s.id, LIBRARY_SUBSCRIBED, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    reset();
+    store_library_list(st, &admin, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_false(has_id(l.id) || has_id(s.id));
+}
+
+static void test_item_crud(void **state) {
+    (void)state;
+    NEED_REDIS();
+    library_t l, s;
+    make_library(&l, "items-local", LIBRARY_LOCAL);
+    make_library(&s, "items-subscribed", LIBRARY_SUBSCRIBED);
+    s.subscription_info_json = "{}";
+    assert_int_equal(create_library(&l), ST_OK);
+    assert_int_equal(create_library(&s), ST_OK);
+
+    item_t a, dup, lost, sub;
+    make_item(&a, l.id, "Item-A");
+    assert_int_equal(create_item(&a, false), ST_OK);
+    assert_string_equal(R.detail, a.id);
+    reset();
+    store_item_get(st, &admin, a.id, on_item, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_string_equal(R.item.id, a.id);
+    assert_string_equal(R.item.library_id, l.id);
+    assert_int_equal(R.item.library_type, LIBRARY_LOCAL);
+    assert_string_equal(R.item.name, "Item-A");
+    assert_string_equal(R.item.description, a.description);
+    assert_string_equal(R.item.type, "ovf");
+    assert_string_equal(R.item.content_version, "1");
+    assert_string_equal(R.item.metadata_version, "1");
+    assert_string_equal(R.item.version, "1");
+    assert_int_equal(R.item.creation_ms, a.creation_ms);
+    assert_int_equal(R.item.size, 12345);
+    assert_false(R.item.cached);
+
+    make_item(&dup, l.id, "item-a");
+    assert_int_equal(create_item(&dup, false), ST_ALREADY_EXISTS);
+    assert_string_equal(R.detail, "items-local");
+    make_item(&lost, "no-such-library", "x");
+    assert_int_equal(create_item(&lost, false), ST_NOT_FOUND);
+    make_item(&sub, s.id, "sub-item");
+    sub.cached = true;
+    assert_int_equal(create_item(&sub, false), ST_WRONG_TYPE);
+    assert_int_equal(create_item(&sub, true), ST_OK);
+    reset();
+    store_item_get(st, &admin, sub.id, on_item, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.item.library_type, LIBRARY_SUBSCRIBED);
+    assert_true(R.item.cached);
+
+    reset();
+    store_item_list(st, &admin, l.id, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], a.id);
+    reset();
+    store_item_list(st, &admin, "no-such-library", on_ids, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+
+    item_find_t f;
+    memset(&f, 0, sizeof(f));
+    snprintf(f.name, sizeof(f.name), "ITEM-a");
+    reset();
+    store_item_find(st, &admin, &f, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], a.id);
+    memset(&f, 0, sizeof(f));
+    snprintf(f.type, sizeof(f.type), "OVF");
+    snprintf(f.library_id, sizeof(f.library_id), "%s", s.id);
+    reset();
+    store_item_find(st, &admin, &f, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], sub.id);
+    memset(&f, 0, sizeof(f));
+    f.has_cached = true;
+    f.cached = true;
+    reset();
+    store_item_find(st, &admin, &f, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_true(has_id(sub.id));
+    assert_false(has_id(a.id));
+
+    reset();
+    store_item_delete(st, &admin, a.id, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    reset();
+    store_item_get(st, &admin, a.id, on_item, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_item_delete(st, &admin, a.id, on_done, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    assert_int_equal(create_item(&dup, false), ST_OK); /* the name is free again */
+
+    /* deleting the library deletes its items */
+    reset();
+    store_library_delete(st, &admin, l.id, LIBRARY_LOCAL, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    reset();
+    store_item_get(st, &admin, dup.id, on_item, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_library_delete(st, &admin, s.id, LIBRARY_SUBSCRIBED, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    reset();
+    store_item_get(st, &admin, sub.id, on_item, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+}
+
+static void test_sessions(void **state) {
+    (void)state;
+    NEED_REDIS();
+    library_t l, s;
+    item_t a, b, c;
+    make_library(&l, "sessions-local", LIBRARY_LOCAL);
+    make_library(&s, "sessions-subscribed", LIBRARY_SUBSCRIBED);
+    s.subscription_info_json = "{}";
+    assert_int_equal(create_library(&l), ST_OK);
+    assert_int_equal(create_library(&s), ST_OK);
+    make_item(&a, l.id, "a");
+    make_item(&b, l.id, "b");
+    make_item(&c, s.id, "c");
+    assert_int_equal(create_item(&a, false), ST_OK);
+    assert_int_equal(create_item(&b, false), ST_OK);
+    assert_int_equal(create_item(&c, true), ST_OK);
+
+    char tok[37], sid1[SESSION_ID_MAX], sid[SESSION_ID_MAX], sid2[SESSION_ID_MAX];
+    new_uuid(tok);
+    warning_behavior_t wb = {.count = 1};
+    wb.items[0].type = WARN_SELF_SIGNED_CERTIFICATE;
+    wb.items[0].ignored = true;
+    store_auth_t upd = {tok_admin, PRIV_UPDATE_SESSION};
+    assert_int_equal(create_session(&upd, a.id, tok, sid1, &wb), ST_OK);
+    assert_string_equal(R.detail, sid1);
+
+    reset();
+    store_session_get(st, &admin, sid1, on_session, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_string_equal(R.sess.id, sid1);
+    assert_string_equal(R.sess.library_item_id, a.id);
+    assert_string_equal(R.sess.library_item_content_version, "1");
+    assert_int_equal(R.sess.state, SESSION_ACTIVE);
+    assert_int_equal(R.sess.client_progress, 0);
+    assert_false(R.sess.has_error_message);
+    assert_true(R.sess.has_warning_behavior);
+    assert_int_equal(R.sess.warning_behavior.count, 1);
+    assert_int_equal(R.sess.warning_behavior.items[0].type, WARN_SELF_SIGNED_CERTIFICATE);
+    assert_true(R.sess.warning_behavior.items[0].ignored);
+    int64_t left = R.sess.expiration_ms - R.now;
+    assert_true(left > 55000 && left <= 60000);
+    assert_true(R.now > 0 && llabs(R.now - wall_ms()) < 5000);
+
+    /* the item lock names the session; the deadline index has it */
+    char key[256];
+    snprintf(key, sizeof(key), "%s{%s}:lock", prefix, a.id);
+    redisReply *r = sync_cmd("GET %s", key);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, sid1);
+    freeReplyObject(r);
+    r = sync_cmd("PTTL %s", key);
+    assert_true(r->integer > 60000 * 2);
+    freeReplyObject(r);
+    snprintf(key, sizeof(key), "%sdeadlines", prefix);
+    r = sync_cmd("ZSCORE %s %s", key, sid1);
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_int_equal(atoll(r->str), R.sess.expiration_ms);
+    freeReplyObject(r);
+
+    /* the same token: replay on the same item, conflict elsewhere or for another user */
+    assert_int_equal(create_session(&upd, a.id, tok, sid, NULL), ST_OK);
+    assert_string_equal(R.detail, sid1);
+    assert_int_equal(create_session(&upd, b.id, tok, sid, NULL), ST_TOKEN_CONFLICT);
+    assert_int_equal(create_session(&user2, a.id, tok, sid, NULL), ST_TOKEN_CONFLICT);
+
+    /* one ACTIVE session per item */
+    assert_int_equal(create_session(&upd, a.id, NULL, sid, NULL), ST_BUSY);
+    assert_string_equal(R.detail, sid1);
+    assert_int_equal(create_session(&upd, c.id, NULL, sid, NULL), ST_WRONG_TYPE);
+    assert_int_equal(create_session(&upd, "no-such-item", NULL, sid, NULL), ST_NOT_FOUND);
+    store_auth_t denied = {tok_reader, PRIV_UPDATE_SESSION};
+    assert_int_equal(create_session(&denied, b.id, NULL, sid, NULL), ST_UNAUTHORIZED);
+    store_auth_t nobody = {"unknown", PRIV_UPDATE_SESSION};
+    assert_int_equal(create_session(&nobody, b.id, NULL, sid, NULL), ST_UNAUTHENTICATED);
+
+    reset();
+    snprintf(sid, sizeof(sid), "%s:00000000-0000-4000-8000-000000000000", a.id);
+    store_session_get(st, &admin, sid, on_session, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_session_get(st, &admin, "not a session id", on_session, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+
+    assert_int_equal(create_session(&upd, b.id, NULL, sid2, NULL), ST_OK);
+
+    /* lists: the caller's own sessions; any login may read one by id */
+    reset();
+    store_session_list(st, &admin, NULL, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 2);
+    assert_true(has_id(sid1) && has_id(sid2));
+    reset();
+    store_session_list(st, &admin, a.id, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], sid1);
+    reset();
+    store_session_list(st, &admin, "no-such-item", on_ids, &R);
+    assert_int_equal(wait_answer(), ST_NOT_FOUND);
+    reset();
+    store_session_list(st, &user2, NULL, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 0);
+    reset();
+    store_session_get(st, &user2, sid1, on_session, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+
+    /* a record that is gone drops out of the list */
+    snprintf(key, sizeof(key), "%s{%s}:s:%s", prefix, b.id, strrchr(sid2, ':') + 1);
+    freeReplyObject(sync_cmd("DEL %s", key));
+    reset();
+    store_session_list(st, &admin, NULL, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], sid1);
+}
+
+/* SCRIPT FLUSH behind the store's back: the next calls reload and still succeed. */
+static void test_noscript_recovery(void **state) {
+    (void)state;
+    NEED_REDIS();
+    freeReplyObject(sync_cmd("SCRIPT FLUSH"));
+    result_t rs[5];
+    memset(rs, 0, sizeof(rs));
+    for (int i = 0; i < 5; i++) store_library_list(st, &admin, on_ids, &rs[i]);
+    int64_t end = mono_ms() + WAIT_MS;
+    while (rs[4].calls == 0 && mono_ms() < end) run_for(10);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(rs[i].calls, 1);
+        assert_int_equal(rs[i].status, ST_OK);
+    }
+    reset();
+    store_login_info(st, &admin, on_login, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+}
+
+/* A free port: bound a moment ago, closed now. */
+static int closed_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* No server: a call waits for the link and is answered ST_UNAVAILABLE at its timeout. */
+static void test_no_server(void **state) {
+    (void)state;
+    store_t *s = new_store("127.0.0.1", closed_port(), 300, 300);
+    assert_non_null(s);
+    store_auth_t any = {"some-token", PRIV_NONE}; /* must wait for Redis to be refused */
+    result_t r[3];
+    memset(r, 0, sizeof(r));
+    int64_t t0 = mono_ms();
+    store_library_list(s, &any, on_ids, &r[0]);
+    store_login_info(s, &any, on_login, &r[1]);
+    assert_int_equal(r[0].calls + r[1].calls, 0); /* never answered from inside the call */
+    while (r[1].calls == 0 && mono_ms() - t0 < WAIT_MS) run_for(5);
+    int64_t took = mono_ms() - t0;
+    assert_int_equal(r[0].calls, 1);
+    assert_int_equal(r[1].calls, 1);
+    assert_int_equal(r[0].status, ST_UNAVAILABLE);
+    assert_int_equal(r[1].status, ST_UNAVAILABLE);
+    assert_true(took >= 280 && took < 300 + 250);
+    assert_false(store_connected(s));
+
+    /* store_free answers what is pending, once */
+    store_library_list(s, &any, on_ids, &r[2]);
+    store_free(s);
+    assert_int_equal(r[2].calls, 1);
+    assert_int_equal(r[2].status, ST_UNAVAILABLE);
+    run_for(400);
+    assert_int_equal(r[0].calls + r[1].calls + r[2].calls, 3);
+}
+
+/* Calls made while the link is down wait in a bounded queue: the one beyond the bound is
+ * answered ST_UNAVAILABLE at once (from the loop, not from inside the call), as is a call
+ * whose answer is known locally (no token). store_free answers the rest, once each. */
+static void test_queue_bound(void **state) {
+    (void)state;
+    enum { QUEUED = 10000 };
+    store_t *s = new_store("127.0.0.1", closed_port(), 5000, 300);
+    store_auth_t any = {"some-token", PRIV_NONE}, none = {NULL, PRIV_NONE};
+    result_t *r = calloc(QUEUED + 2, sizeof(*r));
+    for (int i = 0; i < QUEUED + 1; i++) store_library_list(s, &any, on_ids, &r[i]);
+    store_library_list(s, &none, on_ids, &r[QUEUED + 1]);
+    assert_int_equal(r[QUEUED].calls + r[QUEUED + 1].calls, 0);
+    run_for(100);
+    for (int i = 0; i < QUEUED; i++) assert_int_equal(r[i].calls, 0);
+    assert_int_equal(r[QUEUED].calls, 1);
+    assert_int_equal(r[QUEUED].status, ST_UNAVAILABLE);
+    assert_int_equal(r[QUEUED + 1].calls, 1);
+    assert_int_equal(r[QUEUED + 1].status, ST_UNAUTHENTICATED);
+    store_free(s);
+    for (int i = 0; i < QUEUED; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, ST_UNAVAILABLE);
+    }
+    free(r);
+}
+
+/* A server that accepts TCP connections and never answers (what a SIGSTOPped Redis looks like
+ * from here): connects time out, calls are answered ST_UNAVAILABLE within their timeout. */
+static void test_silent_server(void **state) {
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 64), 0);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    store_t *s = new_store("127.0.0.1", ntohs(a.sin_port), 400, 150);
+    store_auth_t any = {"some-token", PRIV_NONE};
+    result_t r[4];
+    memset(r, 0, sizeof(r));
+    int64_t t0 = mono_ms();
+    for (int i = 0; i < 4; i++) store_library_list(s, &any, on_ids, &r[i]);
+    while (r[3].calls == 0 && mono_ms() - t0 < WAIT_MS) run_for(5);
+    int64_t took = mono_ms() - t0;
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, ST_UNAVAILABLE);
+    }
+    assert_true(took < 400 + 250);
+    assert_false(store_connected(s));
+    store_free(s);
+    close(fd);
+}
+
+static store_t *freeing_store;
+static result_t chain[3];
+
+/* A reply function that frees the store it is answered by. */
+static void on_ids_then_free(void *arg, store_status_t s, char *const *ids, size_t n) {
+    on_ids(arg, s, ids, n);
+    store_free(freeing_store);
+}
+
+/* Redis frozen (CLIENT PAUSE) while calls are in flight: they are answered ST_UNAVAILABLE at
+ * their timeout, the link is dropped and comes back by itself when Redis answers again. Also:
+ * store_free from inside a reply function, with a call still held by hiredis. */
+static void test_frozen_redis(void **state) {
+    (void)state;
+    NEED_REDIS();
+    store_t *s = new_store(redis_host, redis_port, 300, 300);
+    assert_true(wait_connected(s, WAIT_MS));
+    result_t r[3];
+    memset(r, 0, sizeof(r));
+    freeReplyObject(sync_cmd("CLIENT PAUSE 1000 ALL"));
+    int64_t t0 = mono_ms();
+    for (int i = 0; i < 3; i++) store_library_list(s, &admin, on_ids, &r[i]);
+    while (r[2].calls == 0 && mono_ms() - t0 < WAIT_MS) run_for(5);
+    int64_t took = mono_ms() - t0;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(r[i].calls, 1);
+        assert_int_equal(r[i].status, ST_UNAVAILABLE);
+    }
+    assert_true(took >= 280 && took < 300 + 250);
+    assert_false(store_connected(s));
+
+    /* back by itself after the pause */
+    assert_true(wait_connected(s, WAIT_MS));
+    reset();
+    store_library_list(s, &admin, on_ids, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    run_for(400);
+    for (int i = 0; i < 3; i++) assert_int_equal(r[i].calls, 1);
+
+    /* freeze again; the first answer frees the store, the others are answered once */
+    freeReplyObject(sync_cmd("CLIENT PAUSE 600 ALL"));
+    memset(chain, 0, sizeof(chain));
+    freeing_store = s;
+    store_library_list(s, &admin, on_ids_then_free, &chain[0]);
+    store_library_list(s, &admin, on_ids, &chain[1]);
+    store_library_list(s, &admin, on_ids, &chain[2]);
+    t0 = mono_ms();
+    while (chain[2].calls == 0 && mono_ms() - t0 < WAIT_MS) run_for(5);
+    run_for(800);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(chain[i].calls, 1);
+        assert_int_equal(chain[i].status, ST_UNAVAILABLE);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_login_and_auth),
+        cmocka_unit_test(test_library_crud),
+        cmocka_unit_test(test_item_crud),
+        cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_noscript_recovery),
+        cmocka_unit_test(test_no_server),
+        cmocka_unit_test(test_queue_bound),
+        cmocka_unit_test(test_silent_server),
+        cmocka_unit_test(test_frozen_redis),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
