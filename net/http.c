@@ -634,8 +634,14 @@ static int conn_flush(conn_t *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->write_armed || evbuffer_get_length(out) == 0)
         return C_OK;
-    if (evbuffer_write(out, c->fd) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-        errno != EINTR)
+    /* bufferevent_socket keeps the start of its output buffer frozen so that only it drains
+     * the buffer; we drain it ourselves the same way it does: unfreeze, write, freeze. */
+    evbuffer_unfreeze(out, 1);
+    errno = 0;
+    int written = evbuffer_write(out, c->fd);
+    int write_errno = errno;
+    evbuffer_freeze(out, 1);
+    if (written < 0 && write_errno != EAGAIN && write_errno != EWOULDBLOCK && write_errno != EINTR)
         return C_ERR;
     if (evbuffer_get_length(out) > 0) {
         c->write_armed = true;

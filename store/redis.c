@@ -59,19 +59,24 @@
 extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lua_hash_get[],
     lua_list[], lua_session_create[], lua_session_list[], lua_library_create[],
     lua_library_find[], lua_library_delete[], lua_item_create[], lua_item_find[],
-    lua_item_delete[];
+    lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[];
 
+/* Each script's text is [session_lib] [prelude] body: session_lib defines the functions that
+ * end a session, the prelude authenticates the caller. */
 static const struct {
     const char *name;
     const char *body;
     bool prelude;
+    bool session_lib;
 } script_src[SCRIPT_COUNT] = {
-    [SCRIPT_LOGIN] = {"login", lua_login, false},
+    [SCRIPT_LOGIN] = {"login", lua_login, false, false},
+    [SCRIPT_SESSION_CHANGE] = {"session_change", lua_session_change, true, true},
+    [SCRIPT_SWEEP] = {"sweep", lua_sweep, false, true},
     [SCRIPT_LOGIN_INFO] = {"login_info", lua_login_info, true},
     [SCRIPT_LOGOUT] = {"logout", lua_logout, true},
     [SCRIPT_HASH_GET] = {"hash_get", lua_hash_get, true},
     [SCRIPT_LIST] = {"list", lua_list, true},
-    [SCRIPT_SESSION_CREATE] = {"session_create", lua_session_create, true},
+    [SCRIPT_SESSION_CREATE] = {"session_create", lua_session_create, true, true},
     [SCRIPT_SESSION_LIST] = {"session_list", lua_session_list, true},
     [SCRIPT_LIBRARY_CREATE] = {"library_create", lua_library_create, true},
     [SCRIPT_LIBRARY_FIND] = {"library_find", lua_library_find, true},
@@ -133,6 +138,7 @@ struct store {
     char *text[SCRIPT_COUNT]; /* prelude + body */
     size_t text_len[SCRIPT_COUNT];
     char sha[SCRIPT_COUNT][41];
+    sweeper_t *sweeper;
 };
 
 static void destroy(store_t *st);
@@ -182,6 +188,12 @@ const char *store_status_name(store_status_t s) {
 }
 
 const store_config_t *store_cfg(const store_t *st) { return &st->cfg; }
+
+struct event_base *store_base(const store_t *st) { return st->base; }
+
+bool store_closing(const store_t *st) { return st->closing; }
+
+void store_sweep_stats(const store_t *st, store_sweep_stats_t *out) { sweeper_stats(st->sweeper, out); }
 
 const char *store_prefix(const store_t *st, size_t *len) {
     if (len) *len = st->prefix_len;
@@ -611,6 +623,8 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     if (c->session_timeout_ms <= 0) c->session_timeout_ms = 300000;
     if (c->retention_ms <= 0) c->retention_ms = 3600000;
     if (c->token_retention_ms <= 0) c->token_retention_ms = 86400000;
+    if (c->sweep_interval_ms <= 0) c->sweep_interval_ms = 250;
+    if (c->sweep_batch <= 0) c->sweep_batch = 500;
     if (c->login_idle_ms <= 0) c->login_idle_ms = 1800000;
     st->prefix = xstrdup(prefix);
     st->prefix_len = strlen(prefix);
@@ -631,16 +645,19 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     st->connect_timer = evtimer_new(base, on_connect_timer, st);
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
 
-    size_t plen = strlen(lua_prelude);
+    size_t plen = strlen(lua_prelude), llen = strlen(lua_session_lib);
     for (int i = 0; i < SCRIPT_COUNT; i++) {
+        size_t lib = script_src[i].session_lib ? llen : 0;
         size_t pre = script_src[i].prelude ? plen : 0, blen = strlen(script_src[i].body);
-        st->text[i] = xmalloc(pre + blen + 1);
-        memcpy(st->text[i], lua_prelude, pre);
-        memcpy(st->text[i] + pre, script_src[i].body, blen + 1);
-        st->text_len[i] = pre + blen;
+        st->text[i] = xmalloc(lib + pre + blen + 1);
+        memcpy(st->text[i], lua_session_lib, lib);
+        memcpy(st->text[i] + lib, lua_prelude, pre);
+        memcpy(st->text[i] + lib + pre, script_src[i].body, blen + 1);
+        st->text_len[i] = lib + pre + blen;
         sha1_hex(st->text[i], st->text_len[i], st->sha[i]);
     }
     link_connect(st);
+    st->sweeper = sweeper_new(st);
     return st;
 }
 
@@ -669,6 +686,7 @@ static void destroy(store_t *st) {
     }
     event_free(st->connect_timer);
     event_free(st->reconnect_timer);
+    sweeper_free(st->sweeper); /* after its call, if any, was answered above */
     for (int i = 0; i < SCRIPT_COUNT; i++) free(st->text[i]);
     free(st->prefix);
     free(st->host);

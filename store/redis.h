@@ -35,6 +35,8 @@ typedef enum {
     SCRIPT_ITEM_CREATE,
     SCRIPT_ITEM_FIND,
     SCRIPT_ITEM_DELETE,
+    SCRIPT_SESSION_CHANGE,
+    SCRIPT_SWEEP,
     SCRIPT_COUNT
 } script_id_t;
 
@@ -95,6 +97,20 @@ void cmd_arg_prefix(store_cmd_t *c);
 void store_eval(store_cmd_t *c, script_id_t script, store_reply_fn fn, store_fn_t cb, void *arg);
 const store_config_t *store_cfg(const store_t *st); /* with defaults filled in */
 const char *store_prefix(const store_t *st, size_t *len);
+struct event_base *store_base(const store_t *st);
+bool store_closing(const store_t *st); /* store_free is answering everything */
+
+/* ---- Session lifecycle helpers (store/lifecycle.c) and the sweeper (store/sweeper.c) -------- */
+
+/* What an expiry does, as core/ says: the state ACTIVE + expire leads to, and the expiry
+ * message as stored JSON text. Computed once. */
+const char *expiry_next_state(void);
+const char *expiry_message_json(void);
+
+typedef struct sweeper sweeper_t;
+sweeper_t *sweeper_new(store_t *st);
+void sweeper_free(sweeper_t *sw);
+void sweeper_stats(const sweeper_t *sw, store_sweep_stats_t *out);
 /* Logs one line to stderr ("store: ..."). */
 void store_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -96,6 +96,9 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
     cmd_arg(&c, wb ? json_text(wb) : "");
     cmd_arg_prefix(&c);
     cmd_arg(&c, item);
+    cmd_arg(&c, expiry_next_state());
+    cmd_arg(&c, expiry_message_json());
+    cmd_arg_i64(&c, cfg->retention_ms);
     store_eval(&c, SCRIPT_SESSION_CREATE, reply_done, (store_fn_t)cb, arg);
     json_object_put(wb);
 }

@@ -1,7 +1,10 @@
 -- session_create.lua: opens an update session. KEYS[2] item, KEYS[3] item lock, KEYS[4] item
 -- fence counter, KEYS[5] session record, KEYS[6] deadline index, KEYS[7] client token (optional).
 -- ARGV[3] session id, ARGV[4] session timeout ms, ARGV[5] lock backstop ms, ARGV[6] token
--- retention ms, ARGV[7] warning behavior JSON or '', ARGV[8] key prefix, ARGV[9] item id.
+-- retention ms, ARGV[7] warning behavior JSON or '', ARGV[8] key prefix, ARGV[9] item id,
+-- ARGV[10] the state an expiry leads to, ARGV[11] the expiry message JSON, ARGV[12] retention
+-- ms. A lock held by a session that has expired (swept or not) does not block: that session
+-- is expired first, exactly as the sweeper would.
 local sid, item_id = ARGV[3], ARGV[9]
 if KEYS[7] then
   local tok = redis.call('HMGET', KEYS[7], 'user', 'item', 'sid')
@@ -13,6 +16,15 @@ end
 local it = redis.call('HMGET', KEYS[2], 'library_type', 'content_version')
 if not it[1] then return {'NOT_FOUND'} end
 if it[1] == 'SUBSCRIBED' then return {'WRONG_TYPE'} end
+local holder = redis.call('GET', KEYS[3])
+if holder then
+  local hrec = session_keys(ARGV[8], holder)
+  if hrec and redis.call('EXISTS', hrec) == 1 then
+    session_expire_if_due(hrec, KEYS[3], KEYS[2], KEYS[6], holder, ARGV[10], ARGV[11], ARGV[12], now)
+  else
+    redis.call('DEL', KEYS[3]) -- the holder's record is gone: nothing can release this lock
+  end
+end
 if not redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5]) then
   return {'BUSY', redis.call('GET', KEYS[3])}
 end

@@ -92,6 +92,10 @@ static void on_async(evutil_socket_t fd, short what, void *arg)
     event_free(pair[1]);
     free(pair);
     W.inflight--;
+    /* Answering must not depend on a stale errno. Regression: the direct write hit the
+     * bufferevent's frozen output buffer and failed every time; only a leftover EAGAIN from
+     * an earlier read made it fall back to a delayed write instead of closing. */
+    errno = 0;
     answer(req);
 }
 

@@ -1,0 +1,90 @@
+/* store/lifecycle.c: changing an update session's state. The legality of every change is the
+ * state machine's (core/fsm.c): session_change_init asks it for the answer from every state,
+ * and session_change.lua only looks the record's current state up in that answer and sets. */
+#include "store/redis.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "core/session.h"
+#include "core/spec.h"
+
+void session_change_init(session_change_t *ch, session_event_t ev) {
+    memset(ch, 0, sizeof(*ch));
+    ch->event = ev;
+    for (int s = 0; s < SESSION_STATE_COUNT; s++)
+        ch->allowed[s] = fsm_apply((session_state_t)s, ev, &ch->next[s]) == C_OK;
+    ch->activity = ev == EV_KEEP_ALIVE || ev == EV_UPDATE || ev == EV_FILE_ADD ||
+                   ev == EV_FILE_REMOVE || ev == EV_FILE_VALIDATE || ev == EV_FILE_TRANSFER;
+}
+
+const char *expiry_next_state(void) {
+    session_state_t next = SESSION_ERROR;
+    int rc = fsm_apply(SESSION_ACTIVE, EV_EXPIRE, &next);
+    return rc == C_OK ? session_state_name(next) : "";
+}
+
+const char *expiry_message_json(void) {
+    static char text[MSG_TEXT_MAX + 256];
+    if (!text[0]) {
+        vapi_message_t m;
+        session_expired_message(&m);
+        struct json_object *o = message_to_json(&m);
+        copy_str(text, sizeof(text), json_text(o));
+        json_object_put(o);
+    }
+    return text;
+}
+
+/* "ACTIVE=DONE/1 DONE=... ": the allowed states, each with its next state and whether that
+ * one is terminal. */
+static void encode_transitions(const session_change_t *ch, char *out, size_t size) {
+    size_t used = 0;
+    out[0] = '\0';
+    for (int s = 0; s < SESSION_STATE_COUNT && used < size; s++) {
+        if (!ch->allowed[s]) continue;
+        int n = snprintf(out + used, size - used, "%s=%s/%d ", session_state_name((session_state_t)s),
+                         session_state_name(ch->next[s]), session_state_terminal(ch->next[s]));
+        if (n > 0) used += (size_t)n;
+    }
+}
+
+void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
+                          const session_change_t *ch, store_done_cb cb, void *arg) {
+    const store_config_t *cfg = store_cfg(st);
+    char item[ID_MAX], transitions[160];
+    store_cmd_t c;
+    cmd_init(&c, st);
+    cmd_auth(&c, auth);
+    cmd_key_session(&c, id, item);
+    if (c.local == ST_OK) {
+        cmd_key_item(&c, item, "lock");
+        cmd_key_item(&c, item, "item");
+    }
+    cmd_key(&c, "deadlines", (const char *)NULL);
+    encode_transitions(ch, transitions, sizeof(transitions));
+    cmd_arg(&c, id);
+    cmd_arg(&c, transitions);
+    cmd_arg(&c, ch->activity ? "1" : "0");
+    cmd_arg_i64(&c, cfg->session_timeout_ms);
+    cmd_arg_i64(&c, cfg->session_timeout_ms * 2 + 60000);
+    cmd_arg_i64(&c, cfg->retention_ms);
+    struct json_object *err = ch->error_message ? message_to_json(ch->error_message) : NULL;
+    cmd_arg(&c, err ? json_text(err) : "");
+    char progress[16] = "";
+    if (ch->has_progress) snprintf(progress, sizeof(progress), "%d", ch->progress);
+    cmd_arg(&c, progress);
+    struct json_object *wb =
+        ch->has_warning_behavior ? warning_behavior_to_json(&ch->warning_behavior) : NULL;
+    cmd_arg(&c, ch->has_warning_behavior ? "1" : "0");
+    cmd_arg(&c, wb ? json_text(wb) : "");
+    cmd_arg(&c, ch->event == EV_DELETE ? "1" : "0");
+    cmd_arg(&c, expiry_next_state());
+    cmd_arg(&c, expiry_message_json());
+    cmd_arg_prefix(&c);
+    store_eval(&c, SCRIPT_SESSION_CHANGE, reply_done, (store_fn_t)cb, arg); /* copies args */
+    json_object_put(err);
+    json_object_put(wb);
+}

@@ -1,0 +1,83 @@
+/* store/sweeper.c: every instance's expiry sweeper. A jittered timer runs sweep.lua, which
+ * expires at most sweep_batch due ACTIVE sessions per call through the same compare-and-set
+ * as every other transition, so any number of concurrent sweepers is safe (each session
+ * expires once). When a call comes back full, the next one runs at once; otherwise after
+ * sweep_interval_ms +-25% (jitter keeps instances from sweeping in lock step). */
+#include "store/redis.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+struct sweeper {
+    store_t *st;
+    struct event *timer;
+    bool in_flight;
+    unsigned int seed;
+    store_sweep_stats_t stats;
+};
+
+static void schedule(sweeper_t *sw, bool at_once) {
+    const store_config_t *cfg = store_cfg(sw->st);
+    int ms = 0;
+    if (!at_once) {
+        int quarter = cfg->sweep_interval_ms / 4;
+        ms = cfg->sweep_interval_ms - quarter + (quarter ? rand_r(&sw->seed) % (2 * quarter + 1) : 0);
+    }
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(sw->timer, &tv);
+}
+
+/* {'OK', expired, looked at}: a full batch means more may be due. */
+static void on_swept(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg) {
+    (void)cb;
+    sweeper_t *sw = arg;
+    int64_t expired = 0, looked = 0;
+    sw->in_flight = false;
+    sw->stats.sweeps++;
+    if (s == ST_OK && reply_i64(r, 1, &expired) == C_OK && reply_i64(r, 2, &looked) == C_OK)
+        sw->stats.expired += (uint64_t)expired;
+    if (store_closing(sw->st)) return;
+    schedule(sw, s == ST_OK && looked >= store_cfg(sw->st)->sweep_batch);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd;
+    (void)what;
+    sweeper_t *sw = arg;
+    if (sw->in_flight) return;
+    store_cmd_t c;
+    cmd_init(&c, sw->st);
+    cmd_key(&c, "deadlines", (const char *)NULL);
+    cmd_arg_i64(&c, store_cfg(sw->st)->sweep_batch);
+    cmd_arg_prefix(&c);
+    cmd_arg(&c, expiry_next_state());
+    cmd_arg(&c, expiry_message_json());
+    cmd_arg_i64(&c, store_cfg(sw->st)->retention_ms);
+    sw->in_flight = true;
+    store_eval(&c, SCRIPT_SWEEP, on_swept, NULL, sw);
+}
+
+sweeper_t *sweeper_new(store_t *st) {
+    sweeper_t *sw = calloc(1, sizeof(*sw));
+    if (!sw) return NULL;
+    sw->st = st;
+    sw->seed = (unsigned int)getpid() ^ (unsigned int)(uintptr_t)sw;
+    sw->timer = evtimer_new(store_base(st), on_timer, sw);
+    if (!sw->timer) { free(sw); return NULL; }
+    schedule(sw, false);
+    return sw;
+}
+
+void sweeper_free(sweeper_t *sw) {
+    if (!sw) return;
+    event_free(sw->timer);
+    free(sw);
+}
+
+void sweeper_stats(const sweeper_t *sw, store_sweep_stats_t *out) {
+    store_sweep_stats_t none = {0, 0};
+    *out = sw ? sw->stats : none;
+}
