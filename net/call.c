@@ -26,7 +26,7 @@ static void call_free(call_t *c) {
 
 static void respond_json(call_t *c, int status, struct json_object *doc, const char *headers) {
     size_t len = 0;
-    const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN, &len);
+    const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     http_respond(c->req, status, "application/json", text, len, headers);
 }
 
@@ -72,7 +72,7 @@ void send_failure_status(http_request_t *req, flavour_t flavour, const vapi_fail
                          int status) {
     struct json_object *doc = error_body(f, flavour);
     size_t len = 0;
-    const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN, &len);
+    const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     http_respond(req, status, "application/json", text, len, NULL);
     json_object_put(doc);
 }
@@ -124,7 +124,7 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
                   "This method requires authentication.", NULL);
         break;
     case ST_UNAUTHORIZED:
-        vapi_fail(&f, VAPI_UNAUTHORIZED, "vapi.method.authorization.denied",
+        vapi_fail(&f, VAPI_UNAUTHORIZED, "privilege_missing",
                   "The user does not have the privilege {0} required by the operation {1}.",
                   first_privilege(c->auth.required_privs), c->op->name, NULL);
         break;

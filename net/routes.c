@@ -165,21 +165,28 @@ static int parse_body(call_t *c, vapi_failure_t *f) {
                      "The request body is not valid JSON: {0}.", json_tokener_error_desc(err), NULL);
 }
 
-/* Finds the operation for method + path + action. *path_known tells a caller whose method or
- * action matched nothing whether the path itself exists (for the message). */
+/* Finds the operation for method + path + action. Literal paths win over patterns with an
+ * id ("/item/update-session" is not item "update-session"), so patterns are tried in a second
+ * pass. *path_known tells a caller whose method or action matched nothing whether the path
+ * itself exists (for the message). */
 static const operation_t *find_operation(const http_request_t *req, flavour_t flavour,
                                          const char *action, char *id, size_t id_size,
                                          bool *path_known) {
     *path_known = false;
-    for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
-        const operation_t *op = &operations[i];
-        const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
-        if (!pattern || !path_match(pattern, req->path, flavour, id, id_size)) continue;
-        *path_known = true;
-        if (op->method != req->method) continue;
-        if ((op->action == NULL) != (action == NULL)) continue;
-        if (action && strcmp(op->action, action) != 0) continue;
-        return op;
+    for (int with_id = 0; with_id <= 1; with_id++) {
+        for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
+            const operation_t *op = &operations[i];
+            const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
+            if (!pattern || (strstr(pattern, "{}") != NULL) != with_id ||
+                !path_match(pattern, req->path, flavour, id, id_size))
+                continue;
+            *path_known = true;
+            if (op->method != req->method) continue;
+            if ((op->action == NULL) != (action == NULL)) continue;
+            if (action && strcmp(op->action, action) != 0) continue;
+            return op;
+        }
+        if (*path_known) return NULL;
     }
     return NULL;
 }

@@ -150,7 +150,7 @@ class ItemTest(ServerTestCase):
             with self.subTest(name=dup):
                 r = self.admin.post("/api/content/library/item",
                                     {"library_id": lib, "name": dup, "type": ""})
-                self.assertApiError(r, 400, "ALREADY_EXISTS", mentions=[name],
+                self.assertApiError(r, 400, "ALREADY_EXISTS", mentions=[dup],
                                     id_prefix=CLS_MSG_PREFIX)
         lst = self.admin.get("/api/content/library/item?library_id=" + lib)
         self.assertEqual(lst.json, [first])
