@@ -281,6 +281,16 @@ class ClockSkewTest(InstancesCase):
             self.skewed = self.server(args, cls=FakeTimeServer)
         except RuntimeError as e:
             self.fail("faketime could not run the server binary: %s" % e)
+        pid = self.skewed.child_pid()
+        if pid is None:
+            self.fail("no server process under faketime:\n%s" % self.skewed.log())
+        try:
+            with open("/proc/%d/environ" % pid, "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError as e:
+            self.fail("cannot read the environment of the faketime child %d: %s" % (pid, e))
+        if not any(v.startswith(b"LD_PRELOAD=") and b"faketime" in v for v in environ):
+            self.fail("the server process %d does not run with libfaketime preloaded" % pid)
         self.cn = self.normal.client("admin")
         try:
             self.cs = self.skewed.client("admin")
