@@ -97,4 +97,30 @@ typedef struct {
 } http_stats_t;
 void http_server_stats(const http_server_t *srv, http_stats_t *out);
 
+/* ---- Streaming request bodies (the upload data plane) ----------------------------------------
+ * For requests the stream matcher accepts (decided when the headers are complete), the body is
+ * not buffered: the front end calls on_start once, then on_data for each piece as it arrives,
+ * then on_end. Reading is paused until the application calls http_stream_resume() (typically
+ * after an asynchronous check of the request), and it may pause again at any time for
+ * backpressure. The request deadline does not apply to a streamed body; instead the connection
+ * closes when no byte arrives for idle_timeout_ms. max_body_bytes does not apply either (the
+ * application enforces its own size). The application answers with http_respond() exactly once,
+ * at any point: before resume (refusal: the connection then closes after the response), or
+ * after on_end. on_end(complete=false) means the body was cut (client gone, idle, parse error);
+ * the request is then orphaned and http_respond() only frees it. */
+typedef struct {
+    bool (*match)(const http_request_t *req, void *arg); /* stream this request's body? */
+    void (*on_start)(http_request_t *req, void *arg);
+    /* Return 0 to go on, -1 to stop reading (the app then responds; the rest is discarded). */
+    int (*on_data)(http_request_t *req, const char *data, size_t len, void *arg);
+    void (*on_end)(http_request_t *req, bool complete, void *arg);
+    void *arg;
+} http_stream_t;
+
+void http_server_set_stream(http_server_t *srv, const http_stream_t *stream);
+void http_stream_pause(http_request_t *req);
+void http_stream_resume(http_request_t *req);
+/* Declared body length (-1 when chunked). */
+int64_t http_content_length(const http_request_t *req);
+
 #endif

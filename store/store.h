@@ -13,6 +13,7 @@
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
 
+#include "core/file.h"
 #include "core/model.h"
 
 struct event_base;
@@ -29,6 +30,9 @@ typedef enum {
     ST_TOKEN_CONFLICT,   /* client_token already used for another item */
     ST_STATE_CHANGED,    /* compare-and-set lost: the record is not in the expected state */
     ST_PROGRESS_LOWER,   /* keep-alive client_progress below the recorded one */
+    ST_NO_FILE,          /* no file of that name in the session (nor in the item) */
+    ST_TRANSFER_BUSY,    /* the file is being transferred already */
+    ST_FILES_NOT_READY,  /* complete refused: a PUSH file is not READY; detail = its name */
     ST_INTERNAL          /* unexpected reply; logged */
 } store_status_t;
 const char *store_status_name(store_status_t s);
@@ -162,5 +166,70 @@ typedef struct {
     uint64_t expired;    /* sessions this instance expired */
 } store_sweep_stats_t;
 void store_sweep_stats(const store_t *st, store_sweep_stats_t *out);
+
+/* ---- Files of an update session (issue 4) ---------------------------------------------------
+ * Session files live in P {<item>}:s:<uuid>:files (hash name -> record), item files in
+ * P {<item>}:files (hash name -> record); records are JSON text. Every file operation needs the
+ * session ACTIVE (else ST_STATE_CHANGED, detail = state) and counts as activity (deadline
+ * moves). A file of the item that the session did not touch reads as source_type NONE, READY. */
+typedef void (*store_file_cb)(void *arg, store_status_t st, const session_file_t *f);
+typedef void (*store_files_cb)(void *arg, store_status_t st, const session_file_t *files,
+                               size_t n);
+typedef void (*store_item_files_cb)(void *arg, store_status_t st, const item_file_t *files,
+                                    size_t n);
+
+/* Adds the file (or replaces the session's file of that name); f is stored as given, and its
+ * upload token, if any, is indexed (P upload:<sha256(token)> -> session id + name, expiring
+ * with the session's retention). cb gets the stored record. */
+void store_file_add(store_t *st, const store_auth_t *auth, const char *session_id,
+                    const session_file_t *f, store_file_cb cb, void *arg);
+/* One file: the session's, else the item's (as NONE); ST_NO_FILE if neither or removed. */
+void store_file_get(store_t *st, const store_auth_t *auth, const char *session_id,
+                    const char *name, store_file_cb cb, void *arg);
+/* The item's files overlaid by the session's, without removed ones, sorted by name.
+ * require_active: refuse (ST_STATE_CHANGED) unless the session is ACTIVE (validate). */
+void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
+                     bool require_active, store_files_cb cb, void *arg);
+/* Marks the file removed (it goes on complete); ST_NO_FILE if neither session nor item has it. */
+void store_file_remove(store_t *st, const store_auth_t *auth, const char *session_id,
+                       const char *name, store_done_cb cb, void *arg);
+/* The item's published files (GET /api/content/library/item/{id}/file). */
+void store_item_files(store_t *st, const store_auth_t *auth, const char *item_id,
+                      store_item_files_cb cb, void *arg);
+
+/* Data plane: no login, the upload token authorizes. begin: the token's file goes
+ * TRANSFERRING with blob `blob` and bytes 0 (from WAITING_FOR_TRANSFER, ERROR or READY: a retry
+ * or a replacement); ST_TRANSFER_BUSY if it is TRANSFERRING; ST_NOT_FOUND for an unknown token;
+ * ST_STATE_CHANGED if the session is not ACTIVE. cb gets the session id and the file. */
+typedef void (*store_upload_cb)(void *arg, store_status_t st, const char *session_id,
+                                const session_file_t *f);
+void store_upload_begin(store_t *st, const char *upload_token, const char *blob,
+                        store_upload_cb cb, void *arg);
+/* Progress and end of a transfer (PUSH or PULL), applied only while the file is TRANSFERRING
+ * with this blob (else ST_STATE_CHANGED): progress records bytes_transferred and is activity;
+ * end records the outcome in `result` (status READY or ERROR, bytes, size, received checksum,
+ * error_message). */
+void store_transfer_progress(store_t *st, const char *session_id, const char *name,
+                             const char *blob, int64_t bytes, store_done_cb cb, void *arg);
+/* When this was the last transfer of a session whose complete was requested, the script
+ * completes it (publishing as store_session_complete does) and ids are the blobs to delete. */
+void store_transfer_end(store_t *st, const char *session_id, const char *name,
+                        const char *blob, const session_file_t *result, store_ids_cb cb,
+                        void *arg);
+
+/* Complete = EV_COMPLETE through the same compare-and-set, plus publishing: refused with
+ * ST_FILES_NOT_READY (ids[0] = the file) while a PUSH file of the session is not READY. If a
+ * PULL file is still TRANSFERRING the session stays ACTIVE with "complete requested" and
+ * ST_OK is answered with n = 0 (the last transfer_end completes it). Publishing, in the same
+ * script: READY session files become the item's files (version + 1), removed ones go,
+ * content_version + 1, size = sum of sizes, cached = true. ids = the blobs the item no longer
+ * references (the caller deletes them from disk). */
+void store_session_complete(store_t *st, const store_auth_t *auth, const char *id,
+                            store_ids_cb cb, void *arg);
+
+/* Called (from the event loop) for every session this instance's sweeper expired, so staged
+ * data can be discarded. */
+typedef void (*store_expired_fn)(void *arg, const char *session_id);
+void store_on_expired(store_t *st, store_expired_fn fn, void *arg);
 
 #endif
