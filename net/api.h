@@ -8,6 +8,7 @@
 #define NET_API_H
 
 #include "core/errors.h"
+#include "core/file.h"
 #include "core/model.h"
 #include "net/config.h"
 #include "net/http.h"
@@ -24,6 +25,7 @@ typedef struct app {
     store_t *store;
     http_server_t *http;
     char public_url[600];
+    struct transfers *transfers; /* net/transfer.c */
 } app_t;
 
 /* How success looks on the wire: /api 201+value, 200+value, 204; /rest always 200, with
@@ -54,6 +56,7 @@ struct call {
     const operation_t *op;
     flavour_t flavour;
     char id[SESSION_ID_MAX];      /* the path id ("" if the path has none) */
+    char name[FILE_NAME_MAX];     /* the path's file name segment ("" if none) */
     struct json_object *body;     /* the parsed body, or NULL when empty */
     struct json_object *spec;     /* /api: the body; /rest: body[op->rest_spec] or the body */
     const char *prefix;           /* "" or "create_spec." : how fields are named in messages */
@@ -62,6 +65,7 @@ struct call {
     char subject_id[SESSION_ID_MAX]; /* the id a NOT_FOUND message names */
     const char *subject;             /* what subject_id is ("library item") */
     char aux[NAME_MAX_BYTES];        /* a second value for messages (item name, token) */
+    void *extra;                     /* per-operation state, free()d with the call */
 };
 
 /* The operation table and dispatch (net/routes.c). */
@@ -102,6 +106,8 @@ struct json_object *session_to_json(const update_session_t *s);
 struct json_object *library_to_json(const library_t *l);
 struct json_object *item_to_json(const item_t *it);
 struct json_object *ids_to_json(char *const *ids, size_t n);
+struct json_object *session_file_to_json(const session_file_t *f, const char *public_url);
+struct json_object *item_file_to_json(const item_file_t *f);
 
 /* The handlers (net/ops_*.c). */
 void op_login_create(call_t *c);
@@ -111,6 +117,21 @@ void op_session_create(call_t *c);
 void op_session_get(call_t *c);
 void op_session_list(call_t *c);
 void op_session_change(call_t *c);
+void op_file_add(call_t *c);
+void op_file_get(call_t *c);
+void op_file_list(call_t *c);
+void op_file_remove(call_t *c);
+void op_file_validate(call_t *c);
+void op_item_files(call_t *c);
+
+/* Transfers (net/transfer.c): the PUSH data plane and PULL transfers, and what happens to
+ * staged data when a session ends. */
+void transfer_init(app_t *app);
+void transfer_shutdown(app_t *app);
+/* Starts the PULL of a file the store just recorded as TRANSFERRING. */
+void transfer_start_pull(app_t *app, const char *session_id, const session_file_t *f);
+/* A session ended (cancel, fail, expiry, complete): stop its pulls, drop its staged data. */
+void transfer_session_ended(app_t *app, const char *session_id, bool keep_staging);
 void op_library_create(call_t *c);
 void op_library_get(call_t *c);
 void op_library_list(call_t *c);

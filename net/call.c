@@ -21,6 +21,7 @@ void new_uuid(char *buf) {
 
 static void call_free(call_t *c) {
     if (c->body) json_object_put(c->body);
+    free(c->extra);
     free(c);
 }
 
@@ -156,6 +157,19 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
         vapi_fail(&f, VAPI_NOT_ALLOWED_IN_CURRENT_STATE, "update_session_invalid_state",
                   "The operation {0} can not be invoked when the update session is in the {1} "
                   "state.", c->aux, detail, NULL);
+        break;
+    case ST_NO_FILE:
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "file_not_found",
+                  "The file {0} is not part of the update session {1}.", c->aux, sid, NULL);
+        break;
+    case ST_TRANSFER_BUSY:
+        vapi_fail(&f, VAPI_RESOURCE_BUSY, "file_transfer_in_progress",
+                  "The file {0} is being transferred; wait until the transfer ends.", c->aux, NULL);
+        break;
+    case ST_FILES_NOT_READY:
+        vapi_fail(&f, VAPI_NOT_ALLOWED_IN_CURRENT_STATE, "update_session_files_not_ready",
+                  "The operation complete can not be invoked while the file {0} has not been "
+                  "received correctly.", detail, NULL);
         break;
     case ST_PROGRESS_LOWER:
         vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_client_progress",

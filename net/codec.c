@@ -1,7 +1,10 @@
 /* net/codec.c: the JSON shapes of the models on the wire (vsphere-api.md 2.4, 7.1, 7.2).
  * Both flavours use the same shapes; only the wrapping differs (net/call.c). Optional fields
  * are omitted when unset, required ones always present. */
+#include <event2/http.h>
 #include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/spec.h"
@@ -80,4 +83,52 @@ struct json_object *ids_to_json(char *const *ids, size_t n) {
     struct json_object *a = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++) json_object_array_add(a, json_object_new_string(ids[i]));
     return a;
+}
+
+static struct json_object *checksum_to_json(const checksum_info_t *c) {
+    struct json_object *o = json_object_new_object();
+    add_str(o, "algorithm", checksum_alg_name(c->algorithm));
+    add_str(o, "checksum", c->checksum);
+    return o;
+}
+
+/* File.Info of a session file. The upload URI is the capability: public URL + token + name. */
+struct json_object *session_file_to_json(const session_file_t *f, const char *public_url) {
+    struct json_object *o = json_object_new_object();
+    add_str(o, "name", f->name);
+    add_str(o, "source_type", source_type_name(f->source_type));
+    if (f->has_size) json_object_object_add(o, "size", json_object_new_int64(f->size));
+    const checksum_info_t *sum = f->received.present ? &f->received : &f->expected;
+    if (sum->present) json_object_object_add(o, "checksum_info", checksum_to_json(sum));
+    if (f->source_type == SOURCE_PULL) {
+        struct json_object *ep = json_object_new_object();
+        add_str(ep, "uri", f->source_uri);
+        if (f->source_thumbprint[0]) add_str(ep, "ssl_certificate_thumbprint", f->source_thumbprint);
+        json_object_object_add(o, "source_endpoint", ep);
+    }
+    if (f->source_type == SOURCE_PUSH && f->upload_token[0]) {
+        char *name = evhttp_uriencode(f->name, -1, 0);
+        struct json_object *ep = json_object_new_object();
+        char uri[URI_MAX + 700];
+        snprintf(uri, sizeof(uri), "%s/cls/data/%s/%s", public_url, f->upload_token, name ? name : "");
+        free(name);
+        add_str(ep, "uri", uri);
+        json_object_object_add(o, "upload_endpoint", ep);
+    }
+    json_object_object_add(o, "bytes_transferred", json_object_new_int64(f->bytes_transferred));
+    add_str(o, "status", transfer_status_name(f->status));
+    if (f->has_error_message)
+        json_object_object_add(o, "error_message", message_to_json(&f->error_message));
+    return o;
+}
+
+/* Item File.Info: name, size, cached, version, checksum_info. */
+struct json_object *item_file_to_json(const item_file_t *f) {
+    struct json_object *o = json_object_new_object();
+    add_str(o, "name", f->name);
+    json_object_object_add(o, "size", json_object_new_int64(f->size));
+    json_object_object_add(o, "cached", json_object_new_boolean(1));
+    add_str(o, "version", f->version);
+    if (f->checksum.present) json_object_object_add(o, "checksum_info", checksum_to_json(&f->checksum));
+    return o;
 }

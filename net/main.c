@@ -93,6 +93,7 @@ int main(int argc, char **argv) {
     else
         snprintf(app.public_url, sizeof(app.public_url), "http://%s:%d", app.cfg.listen_host, port);
 
+    transfer_init(&app);
     shutdown_t stop = {.app = &app};
     stop.drain_timer = evtimer_new(app.base, on_drain_tick, &stop);
     struct event *sigterm = evsignal_new(app.base, SIGTERM, on_signal, &stop);
@@ -106,6 +107,7 @@ int main(int argc, char **argv) {
     event_free(sigterm);
     event_free(sigint);
     event_free(stop.drain_timer);
+    transfer_shutdown(&app);
     store_free(app.store); /* answers calls still waiting on Redis, while HTTP is still there */
     http_server_free(app.http);
     users_free(app.users);

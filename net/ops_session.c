@@ -2,11 +2,13 @@
  * Legality of state changes is decided by core/fsm.c; the store applies them atomically. */
 #include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
+#include "net/blob.h"
 
 /* POST .../update-session: spec, optional client_token (query, Client-Token header, or /rest
  * body field), then one atomic store call that also enforces one ACTIVE session per item. */
@@ -116,6 +118,52 @@ static int read_change_input(call_t *c, session_change_t *ch, vapi_message_t *cl
     }
 }
 
+/* A change went through: a session that ended drops its staged data and its pulls. */
+static void on_changed(void *arg, store_status_t st, const char *detail) {
+    call_t *c = arg;
+    session_event_t ev = event_of(c->op);
+    if (st == ST_OK && (ev == EV_CANCEL || ev == EV_FAIL))
+        transfer_session_ended(c->app, c->id, false);
+    call_on_void(arg, st, detail);
+}
+
+/* complete, step 2: the store published the files (or recorded that pulls must end first);
+ * blobs the item no longer references go. */
+static void on_completed(void *arg, store_status_t st, char *const *ids, size_t n) {
+    call_t *c = arg;
+    bool *pulls_pending = c->extra;
+    if (st == ST_FILES_NOT_READY) { call_fail_store(c, st, n ? ids[0] : ""); return; }
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    char item[ID_MAX];
+    if (parse_session_id(c->id, item))
+        for (size_t i = 0; i < n; i++) blob_unlink_item_blob(c->app->cfg.storage_dir, item, ids[i]);
+    if (!*pulls_pending) transfer_session_ended(c->app, c->id, false);
+    call_reply(c, NULL);
+}
+
+/* complete, step 1: the staged files that are READY are linked into the item's directory
+ * first, so that the atomic switch of the item's file list in the store points at files that
+ * exist. Linking is idempotent and an unreferenced link is harmless. */
+static void on_complete_files(void *arg, store_status_t st, const session_file_t *files, size_t n) {
+    call_t *c = arg;
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    bool *pulls_pending = c->extra;
+    for (size_t i = 0; i < n; i++) {
+        const session_file_t *f = &files[i];
+        if (f->source_type == SOURCE_PULL && f->status == TRANSFER_TRANSFERRING) *pulls_pending = true;
+        if (f->source_type == SOURCE_NONE || f->removed || f->status != TRANSFER_READY || !f->blob[0])
+            continue;
+        if (blob_publish(c->app->cfg.storage_dir, c->id, f->blob) != C_OK) {
+            vapi_failure_t fail;
+            vapi_fail(&fail, VAPI_INTERNAL_SERVER_ERROR, "storage_write_failed",
+                      "The file {0} could not be published to storage.", f->name, NULL);
+            call_fail(c, &fail);
+            return;
+        }
+    }
+    store_session_complete(c->app->store, &c->auth, c->id, on_completed, c);
+}
+
 /* PATCH, DELETE and the actions complete, cancel, fail, keep-alive: one compare-and-set in the
  * store with the state machine's answer for this event from every state. */
 void op_session_change(call_t *c) {
@@ -127,5 +175,11 @@ void op_session_change(call_t *c) {
     static vapi_message_t client_error; /* copied by the store before it returns */
     if (read_change_input(c, &ch, &client_error, &f) != C_OK) { call_fail(c, &f); return; }
     copy_str(c->aux, sizeof(c->aux), session_event_name(ch.event));
-    store_session_change(c->app->store, &c->auth, c->id, &ch, call_on_void, c);
+    if (ch.event == EV_COMPLETE) {
+        c->extra = calloc(1, sizeof(bool));
+        if (!c->extra) { call_fail_store(c, ST_INTERNAL, NULL); return; }
+        store_file_list(c->app->store, &c->auth, c->id, false, on_complete_files, c);
+        return;
+    }
+    store_session_change(c->app->store, &c->auth, c->id, &ch, on_changed, c);
 }

@@ -15,6 +15,7 @@
 #define CL "/api/content/library"
 #define RCL "/rest/com/vmware/content/library"
 #define US "/item/update-session"
+#define RF RCL "/item/updatesession/file"
 
 static const operation_t operations[] = {
     /* logins */
@@ -90,27 +91,54 @@ static const operation_t operations[] = {
      PRIV_NONE, false, "update session", -1, op_session_change},
     {"update_session.keep_alive", HTTP_POST, CL US "/{}", RCL US "/{}", "keep-alive", NULL,
      RESULT_VOID, PRIV_NONE, false, "update session", -1, op_session_change},
+
+    /* files of an update session; /rest spells the service "updatesession" */
+    {"update_session.file.add", HTTP_POST, CL US "/{}/file", NULL, NULL, NULL, RESULT_CREATED,
+     PRIV_NONE, false, "update session", -1, op_file_add},
+    {"update_session.file.add", HTTP_POST, CL US "/{}/file", RF "/{}", "add", "file_spec",
+     RESULT_CREATED, PRIV_NONE, false, "update session", -1, op_file_add},
+    {"update_session.file.list", HTTP_GET, CL US "/{}/file", RF, NULL, NULL, RESULT_VALUE,
+     PRIV_NONE, false, "update session", -1, op_file_list},
+    {"update_session.file.get", HTTP_GET, CL US "/{}/file/{name}", NULL, NULL, NULL,
+     RESULT_VALUE, PRIV_NONE, false, "update session", -1, op_file_get},
+    {"update_session.file.get", HTTP_POST, NULL, RF "/{}", "get", NULL, RESULT_VALUE, PRIV_NONE,
+     false, "update session", -1, op_file_get},
+    {"update_session.file.remove", HTTP_DELETE, CL US "/{}/file/{name}", NULL, NULL, NULL,
+     RESULT_VOID, PRIV_NONE, false, "update session", -1, op_file_remove},
+    {"update_session.file.remove", HTTP_POST, NULL, RF "/{}", "remove", NULL, RESULT_VOID,
+     PRIV_NONE, false, "update session", -1, op_file_remove},
+    {"update_session.file.validate", HTTP_POST, CL US "/{}/file", RF "/{}", "validate", NULL,
+     RESULT_VALUE, PRIV_NONE, false, "update session", -1, op_file_validate},
+
+    /* an item's published files */
+    {"item.file.list", HTTP_GET, CL "/item/{}/file", RCL "/item/file", NULL, NULL, RESULT_VALUE,
+     PRIV_SYSTEM_READ, false, "library item", -1, op_item_files},
+    {"item.file.get", HTTP_POST, NULL, RCL "/item/file/{}", "get", NULL, RESULT_VALUE,
+     PRIV_SYSTEM_READ, false, "library item", -1, op_item_files},
 };
 
-/* Matches a path against a pattern of literal segments and at most one "{}" segment.
- * On /rest the id segment must be "id:<id>" and the prefix is stripped once. */
+/* Matches a path against a pattern of literal segments, at most one "{}" segment (an id; on
+ * /rest it must be "id:<id>" and the prefix is stripped once) and at most one "{name}" segment
+ * (a file name, as is). */
 static bool path_match(const char *pattern, const char *path, flavour_t flavour, char *id,
-                       size_t id_size) {
-    id[0] = '\0';
+                       size_t id_size, char *name, size_t name_size) {
+    id[0] = name[0] = '\0';
     while (*pattern && *path) {
-        if (pattern[0] == '{' && pattern[1] == '}') {
+        bool is_id = strncmp(pattern, "{}", 2) == 0, is_name = strncmp(pattern, "{name}", 6) == 0;
+        if (is_id || is_name) {
             const char *end = strchr(path, '/');
             size_t len = end ? (size_t)(end - path) : strlen(path);
-            if (flavour == FLAVOUR_REST) {
+            if (is_id && flavour == FLAVOUR_REST) {
                 if (len < 3 || strncmp(path, "id:", 3) != 0) return false;
                 path += 3;
                 len -= 3;
             }
-            if (len == 0 || len >= id_size) return false;
-            memcpy(id, path, len);
-            id[len] = '\0';
+            char *out = is_id ? id : name;
+            if (len == 0 || len >= (is_id ? id_size : name_size)) return false;
+            memcpy(out, path, len);
+            out[len] = '\0';
             path += len;
-            pattern += 2;
+            pattern += is_id ? 2 : 6;
             continue;
         }
         if (*pattern != *path) return false;
@@ -171,14 +199,14 @@ static int parse_body(call_t *c, vapi_failure_t *f) {
  * itself exists (for the message). */
 static const operation_t *find_operation(const http_request_t *req, flavour_t flavour,
                                          const char *action, char *id, size_t id_size,
-                                         bool *path_known) {
+                                         char *name, size_t name_size, bool *path_known) {
     *path_known = false;
     for (int with_id = 0; with_id <= 1; with_id++) {
         for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
             const operation_t *op = &operations[i];
             const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
-            if (!pattern || (strstr(pattern, "{}") != NULL) != with_id ||
-                !path_match(pattern, req->path, flavour, id, id_size))
+            if (!pattern || (strchr(pattern, '{') != NULL) != with_id ||
+                !path_match(pattern, req->path, flavour, id, id_size, name, name_size))
                 continue;
             *path_known = true;
             if (op->method != req->method) continue;
@@ -201,9 +229,10 @@ void api_handle(http_request_t *req, void *arg) {
     if (act && flavour == FLAVOUR_REST && req->method == HTTP_POST && strcmp(act, "create") == 0)
         act = NULL;
 
-    char id[SESSION_ID_MAX];
+    char id[SESSION_ID_MAX], name[FILE_NAME_MAX];
     bool path_known;
-    const operation_t *op = find_operation(req, flavour, act, id, sizeof(id), &path_known);
+    const operation_t *op =
+        find_operation(req, flavour, act, id, sizeof(id), name, sizeof(name), &path_known);
     vapi_failure_t f;
     if (!op) {
         if (act)
@@ -230,6 +259,7 @@ void api_handle(http_request_t *req, void *arg) {
     c->op = op;
     c->flavour = flavour;
     memcpy(c->id, id, sizeof(c->id));
+    memcpy(c->name, name, sizeof(c->name));
     read_token(req, c->token, sizeof(c->token));
     c->auth.token = c->token;
     c->auth.required_privs = op->privs;
