@@ -21,7 +21,15 @@
  *   P {<item>}:s:<uuid>             hash, session "<item>:<uuid>": {id, item, cv, state,
  *                                   progress, deadline, created, owner, fence, wb (warning
  *                                   behavior JSON, optional), err (error_message JSON,
- *                                   optional)}
+ *                                   optional), finished (once terminal), complete_requested
+ *                                   ("1" while a complete waits for PULL transfers)}
+ *   P {<item>}:s:<uuid>:files       hash file name -> the session's file record (JSON, see
+ *                                   store/files.c); PEXPIRE retention once the session ends
+ *   P {<item>}:files                hash file name -> the item's published file (JSON {name,
+ *                                   size, checksum {algorithm, checksum}, version, blob})
+ *   P upload:<hex SHA-256 of token> string "<session id>\n<file name>": a PUSH file's upload
+ *                                   token; PX 2 x session timeout + retention (not renewed;
+ *                                   a replaced or removed file's entry is ignored)
  *   P deadlines                     zset of session ids, score = deadline (read by the sweeper)
  *   P user:<user>:sessions          zset of the user's session ids, score = creation
  *   P ctok:<client token>           hash {user, item, sid}; PEXPIRE token retention
@@ -29,8 +37,8 @@
  * All keys of one item share the hash tag {<item>}. We target a standalone Redis (or one
  * primary with replicas): some scripts touch keys they build themselves rather than receive in
  * KEYS (the user's session list, made from the authenticated user inside the script; the
- * items and libraries scanned by find, list and delete), which Redis Cluster would refuse
- * across slots. */
+ * items and libraries scanned by find, list and delete; the session keys upload_begin.lua
+ * derives from the upload token's entry), which Redis Cluster would refuse across slots. */
 #include "store/redis.h"
 
 #include <inttypes.h>

@@ -40,7 +40,7 @@ const char *expiry_message_json(void) {
 
 /* "ACTIVE=DONE/1 DONE=... ": the allowed states, each with its next state and whether that
  * one is terminal. */
-static void encode_transitions(const session_change_t *ch, char *out, size_t size) {
+void session_change_encode(const session_change_t *ch, char *out, size_t size) {
     size_t used = 0;
     out[0] = '\0';
     for (int s = 0; s < SESSION_STATE_COUNT && used < size; s++) {
@@ -64,7 +64,7 @@ void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
         cmd_key_item(&c, item, "item");
     }
     cmd_key(&c, "deadlines", (const char *)NULL);
-    encode_transitions(ch, transitions, sizeof(transitions));
+    session_change_encode(ch, transitions, sizeof(transitions));
     cmd_arg(&c, id);
     cmd_arg(&c, transitions);
     cmd_arg(&c, ch->activity ? "1" : "0");

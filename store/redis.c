@@ -59,7 +59,9 @@
 extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lua_hash_get[],
     lua_list[], lua_session_create[], lua_session_list[], lua_library_create[],
     lua_library_find[], lua_library_delete[], lua_item_create[], lua_item_find[],
-    lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[];
+    lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
+    lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
+    lua_transfer_progress[], lua_transfer_end[], lua_session_complete[];
 
 /* Each script's text is [session_lib] [prelude] body: session_lib defines the functions that
  * end a session, the prelude authenticates the caller. */
@@ -84,6 +86,15 @@ static const struct {
     [SCRIPT_ITEM_CREATE] = {"item_create", lua_item_create, true},
     [SCRIPT_ITEM_FIND] = {"item_find", lua_item_find, true},
     [SCRIPT_ITEM_DELETE] = {"item_delete", lua_item_delete, true},
+    [SCRIPT_FILE_ADD] = {"file_add", lua_file_add, true, true},
+    [SCRIPT_FILE_GET] = {"file_get", lua_file_get, true, true},
+    [SCRIPT_FILE_LIST] = {"file_list", lua_file_list, true, true},
+    [SCRIPT_FILE_REMOVE] = {"file_remove", lua_file_remove, true, true},
+    [SCRIPT_FILE_ITEM_LIST] = {"file_item_list", lua_file_item_list, true},
+    [SCRIPT_UPLOAD_BEGIN] = {"upload_begin", lua_upload_begin, false, true},
+    [SCRIPT_TRANSFER_PROGRESS] = {"transfer_progress", lua_transfer_progress, false, true},
+    [SCRIPT_TRANSFER_END] = {"transfer_end", lua_transfer_end, false, true},
+    [SCRIPT_SESSION_COMPLETE] = {"session_complete", lua_session_complete, true, true},
 };
 
 typedef enum { LINK_DOWN, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;
@@ -139,6 +150,8 @@ struct store {
     size_t text_len[SCRIPT_COUNT];
     char sha[SCRIPT_COUNT][41];
     sweeper_t *sweeper;
+    store_expired_fn expired_fn; /* store_on_expired */
+    void *expired_arg;
 };
 
 static void destroy(store_t *st);
@@ -181,6 +194,9 @@ const char *store_status_name(store_status_t s) {
         [ST_TOKEN_CONFLICT] = "TOKEN_CONFLICT",
         [ST_STATE_CHANGED] = "STATE_CHANGED",
         [ST_PROGRESS_LOWER] = "PROGRESS_LOWER",
+        [ST_NO_FILE] = "NO_FILE",
+        [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
+        [ST_FILES_NOT_READY] = "FILES_NOT_READY",
         [ST_INTERNAL] = "INTERNAL",
     };
     if ((size_t)s < ARRAY_LEN(names) && names[s]) return names[s];
@@ -188,6 +204,15 @@ const char *store_status_name(store_status_t s) {
 }
 
 const store_config_t *store_cfg(const store_t *st) { return &st->cfg; }
+
+void store_on_expired(store_t *st, store_expired_fn fn, void *arg) {
+    st->expired_fn = fn;
+    st->expired_arg = arg;
+}
+
+void store_expired(store_t *st, const char *session_id) {
+    if (st->expired_fn && !st->closing) st->expired_fn(st->expired_arg, session_id);
+}
 
 struct event_base *store_base(const store_t *st) { return st->base; }
 
@@ -514,6 +539,9 @@ static store_status_t reply_status(const call_t *c, const redisReply *r) {
         [ST_TOKEN_CONFLICT] = "TOKEN_CONFLICT",
         [ST_STATE_CHANGED] = "STATE_CHANGED",
         [ST_PROGRESS_LOWER] = "PROGRESS_LOWER",
+        [ST_NO_FILE] = "NO_FILE",
+        [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
+        [ST_FILES_NOT_READY] = "FILES_NOT_READY",
     };
     static const char *const transient[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY",
                                             "OOM", "TRYAGAIN", "CLUSTERDOWN"};

@@ -37,6 +37,16 @@ typedef enum {
     SCRIPT_ITEM_DELETE,
     SCRIPT_SESSION_CHANGE,
     SCRIPT_SWEEP,
+    /* Files of an update session (store/files.c) */
+    SCRIPT_FILE_ADD,
+    SCRIPT_FILE_GET,
+    SCRIPT_FILE_LIST,
+    SCRIPT_FILE_REMOVE,
+    SCRIPT_FILE_ITEM_LIST,
+    SCRIPT_UPLOAD_BEGIN,
+    SCRIPT_TRANSFER_PROGRESS,
+    SCRIPT_TRANSFER_END,
+    SCRIPT_SESSION_COMPLETE,
     SCRIPT_COUNT
 } script_id_t;
 
@@ -106,11 +116,18 @@ bool store_closing(const store_t *st); /* store_free is answering everything */
  * message as stored JSON text. Computed once. */
 const char *expiry_next_state(void);
 const char *expiry_message_json(void);
+/* The state machine's answer in ch as the scripts read it: "STATE=NEXT/T ..." for every state
+ * the event is allowed in (T 1 when NEXT is terminal). session_change.lua and
+ * session_complete.lua look the record's state up in it. */
+void session_change_encode(const session_change_t *ch, char *out, size_t size);
 
 typedef struct sweeper sweeper_t;
 sweeper_t *sweeper_new(store_t *st);
 void sweeper_free(sweeper_t *sw);
 void sweeper_stats(const sweeper_t *sw, store_sweep_stats_t *out);
+/* Runs the store_on_expired hook, if any, for one session the sweeper expired (called from
+ * the sweeper's reply function, so from the event loop). */
+void store_expired(store_t *st, const char *session_id);
 /* Logs one line to stderr ("store: ..."). */
 void store_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

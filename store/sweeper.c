@@ -2,7 +2,12 @@
  * expires at most sweep_batch due ACTIVE sessions per call through the same compare-and-set
  * as every other transition, so any number of concurrent sweepers is safe (each session
  * expires once). When a call comes back full, the next one runs at once; otherwise after
- * sweep_interval_ms +-25% (jitter keeps instances from sweeping in lock step). */
+ * sweep_interval_ms +-25% (jitter keeps instances from sweeping in lock step). Every session a
+ * sweep expired is handed to the store_on_expired hook (from this reply function, so from the
+ * event loop). Sessions expired by other paths are not reported: session create finding the
+ * item's lock held by an expired session, and change, file and transfer scripts applying an
+ * expiry that is due (those answer ST_STATE_CHANGED with state ERROR, so their caller knows;
+ * the net layer also discards staging on cancel and fail). */
 #include "store/redis.h"
 
 #include <stdlib.h>
@@ -30,15 +35,20 @@ static void schedule(sweeper_t *sw, bool at_once) {
     evtimer_add(sw->timer, &tv);
 }
 
-/* {'OK', expired, looked at}: a full batch means more may be due. */
+/* {'OK', expired, looked at, expired id, ...}: a full batch means more may be due. */
 static void on_swept(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg) {
     (void)cb;
     sweeper_t *sw = arg;
     int64_t expired = 0, looked = 0;
     sw->in_flight = false;
     sw->stats.sweeps++;
-    if (s == ST_OK && reply_i64(r, 1, &expired) == C_OK && reply_i64(r, 2, &looked) == C_OK)
+    if (s == ST_OK && reply_i64(r, 1, &expired) == C_OK && reply_i64(r, 2, &looked) == C_OK) {
         sw->stats.expired += (uint64_t)expired;
+        for (int64_t i = 0; i < expired; i++) {
+            const char *id = reply_str(r, 3 + (size_t)i);
+            if (id) store_expired(sw->st, id);
+        }
+    }
     if (store_closing(sw->st)) return;
     schedule(sw, s == ST_OK && looked >= store_cfg(sw->st)->sweep_batch);
 }

@@ -2,15 +2,16 @@
 -- sweeper is the server's own). KEYS[1] deadline index; ARGV[2] key prefix, ARGV[3] the state an
 -- expiry leads to, ARGV[4] the expiry message JSON, ARGV[5] retention ms.
 -- Entries whose session is gone, finished, or whose deadline moved are fixed in the index.
--- Answer: {'OK', expired, looked at}.
+-- Answer: {'OK', expired, looked at, id of each session it expired ...}.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
-local expired = 0
+local expired, ids = 0, {}
 for _, sid in ipairs(due) do
   local rec, lock, itemkey = session_keys(ARGV[2], sid)
   if rec and session_expire_if_due(rec, lock, itemkey, KEYS[1], sid, ARGV[3], ARGV[4], ARGV[5], now) then
     expired = expired + 1
+    ids[expired] = sid
   else
     local s = rec and redis.call('HMGET', rec, 'state', 'deadline') or {}
     if s[1] == 'ACTIVE' then
@@ -20,4 +21,6 @@ for _, sid in ipairs(due) do
     end
   end
 end
-return {'OK', expired, #due}
+local out = {'OK', expired, #due}
+for i = 1, expired do out[i + 3] = ids[i] end
+return out

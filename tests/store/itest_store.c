@@ -27,6 +27,7 @@
 
 #define WAIT_MS 5000
 #define MAX_IDS 64
+#define MAX_FILES 8
 
 /* ---- harness ------------------------------------------------------------------------------- */
 
@@ -61,6 +62,10 @@ typedef struct {
     int64_t now;
     char user[USER_MAX];
     int64_t created, last;
+    session_file_t file;       /* store_file_cb, store_upload_cb */
+    size_t nfiles;             /* store_files_cb, store_item_files_cb */
+    session_file_t files[MAX_FILES];
+    item_file_t item_files[MAX_FILES];
 } result_t;
 
 static result_t R;
@@ -163,6 +168,34 @@ static void on_login(void *arg, store_status_t s, const char *user, int64_t crea
     if (user) snprintf(r->user, sizeof(r->user), "%s", user);
     r->created = created;
     r->last = last;
+}
+
+static void on_file(void *arg, store_status_t s, const session_file_t *f) {
+    result_t *r = arg;
+    answered(r, s);
+    if (f) r->file = *f;
+}
+
+static void on_files(void *arg, store_status_t s, const session_file_t *files, size_t n) {
+    result_t *r = arg;
+    answered(r, s);
+    r->nfiles = n;
+    for (size_t i = 0; i < n && i < MAX_FILES; i++) r->files[i] = files[i];
+}
+
+static void on_item_files(void *arg, store_status_t s, const item_file_t *files, size_t n) {
+    result_t *r = arg;
+    answered(r, s);
+    r->nfiles = n;
+    for (size_t i = 0; i < n && i < MAX_FILES; i++) r->item_files[i] = files[i];
+}
+
+static void on_upload(void *arg, store_status_t s, const char *sid, const session_file_t *f) {
+    result_t *r = arg;
+    answered(r, s);
+    r->has_detail = sid != NULL;
+    if (sid) snprintf(r->detail, sizeof(r->detail), "%s", sid);
+    if (f) r->file = *f;
 }
 
 static bool has_id(const char *id) {
@@ -708,6 +741,496 @@ static void test_sessions(void **state) {
     assert_string_equal(R.ids[0], sid1);
 }
 
+/* ---- files of an update session ------------------------------------------------------------ */
+
+static store_auth_t any_login(void) { return (store_auth_t){tok_admin, PRIV_NONE}; }
+
+static void hex_of(char out[65], char c) {
+    memset(out, c, 64);
+    out[64] = '\0';
+}
+
+static void make_push(session_file_t *f, const char *name, const char *token, int64_t size) {
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->source_type = SOURCE_PUSH;
+    f->has_size = true;
+    f->size = size;
+    f->expected.present = true;
+    f->expected.algorithm = CHECKSUM_SHA256;
+    hex_of(f->expected.checksum, 'a');
+    snprintf(f->upload_token, sizeof(f->upload_token), "%s", token);
+    f->status = TRANSFER_WAITING_FOR_TRANSFER;
+}
+
+/* A PULL file is added already TRANSFERRING with its blob (the net layer starts the pull). */
+static void make_pull(session_file_t *f, const char *name, const char *blob) {
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->source_type = SOURCE_PULL;
+    snprintf(f->source_uri, sizeof(f->source_uri), "https://example.com/%s", name);
+    snprintf(f->source_thumbprint, sizeof(f->source_thumbprint), "AA:BB");
+    snprintf(f->blob, sizeof(f->blob), "%s", blob);
+    f->status = TRANSFER_TRANSFERRING;
+}
+
+static store_status_t file_add(const char *sid, const session_file_t *f) {
+    store_auth_t a = any_login();
+    reset();
+    store_file_add(st, &a, sid, f, on_file, &R);
+    return wait_answer();
+}
+
+static store_status_t file_get(const char *sid, const char *name) {
+    store_auth_t a = any_login();
+    reset();
+    store_file_get(st, &a, sid, name, on_file, &R);
+    return wait_answer();
+}
+
+static store_status_t file_list(const char *sid, bool require_active) {
+    store_auth_t a = any_login();
+    reset();
+    store_file_list(st, &a, sid, require_active, on_files, &R);
+    return wait_answer();
+}
+
+static store_status_t file_remove(const char *sid, const char *name) {
+    store_auth_t a = any_login();
+    reset();
+    store_file_remove(st, &a, sid, name, on_done, &R);
+    return wait_answer();
+}
+
+static store_status_t upload_begin(const char *token, const char *blob) {
+    reset();
+    store_upload_begin(st, token, blob, on_upload, &R);
+    return wait_answer();
+}
+
+static store_status_t progress(const char *sid, const char *name, const char *blob,
+                               int64_t bytes) {
+    reset();
+    store_transfer_progress(st, sid, name, blob, bytes, on_done, &R);
+    return wait_answer();
+}
+
+/* Ends a transfer READY (size bytes, checksum of `c`) or, when c is 0, in ERROR. */
+static store_status_t transfer_end(const char *sid, const char *name, const char *blob,
+                                   int64_t size, char c) {
+    session_file_t res;
+    memset(&res, 0, sizeof(res));
+    res.bytes_transferred = size;
+    if (c) {
+        res.status = TRANSFER_READY;
+        res.has_size = true;
+        res.size = size;
+        res.received.present = true;
+        res.received.algorithm = CHECKSUM_SHA256;
+        hex_of(res.received.checksum, c);
+    } else {
+        res.status = TRANSFER_ERROR;
+        res.has_error_message = true;
+        vapi_message_set(&res.error_message, "pull_failed", "Connection refused.", NULL);
+    }
+    reset();
+    store_transfer_end(st, sid, name, blob, &res, on_ids, &R);
+    return wait_answer();
+}
+
+static store_status_t complete(const char *sid) {
+    store_auth_t a = any_login();
+    reset();
+    store_session_complete(st, &a, sid, on_ids, &R);
+    return wait_answer();
+}
+
+static store_status_t item_files(const char *item_id) {
+    store_auth_t a = {tok_reader, PRIV_SYSTEM_READ};
+    reset();
+    store_item_files(st, &a, item_id, on_item_files, &R);
+    return wait_answer();
+}
+
+static update_session_t get_session(const char *sid) {
+    reset();
+    store_session_get(st, &admin, sid, on_session, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    return R.sess;
+}
+
+static item_t get_item(const char *id) {
+    reset();
+    store_item_get(st, &admin, id, on_item, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    return R.item;
+}
+
+/* Pushes a whole file: begin with its token, end READY. */
+static void push_file(const char *sid, const char *name, const char *token, const char *blob,
+                      int64_t size, char c) {
+    assert_int_equal(upload_begin(token, blob), ST_OK);
+    assert_int_equal(transfer_end(sid, name, blob, size, c), ST_OK);
+    assert_int_equal(R.nids, 0);
+}
+
+static void setup_item(item_t *it, const char *name) {
+    library_t l;
+    make_library(&l, name, LIBRARY_LOCAL);
+    assert_int_equal(create_library(&l), ST_OK);
+    make_item(it, l.id, name);
+    assert_int_equal(create_item(it, false), ST_OK);
+}
+
+static void test_files(void **state) {
+    (void)state;
+    NEED_REDIS();
+    item_t it;
+    setup_item(&it, "files-basic");
+    store_auth_t upd = {tok_admin, PRIV_UPDATE_SESSION};
+    char sid[SESSION_ID_MAX], sid2[SESSION_ID_MAX], ta[37], ta2[37], tb[37], tc[37];
+    new_uuid(ta);
+    new_uuid(ta2);
+    new_uuid(tb);
+    new_uuid(tc);
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+
+    assert_int_equal(file_list(sid, false), ST_OK);
+    assert_int_equal(R.nfiles, 0);
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_int_equal(R.nfiles, 0);
+    assert_int_equal(item_files("no-such-item"), ST_NOT_FOUND);
+
+    /* add: the stored record comes back whole */
+    session_file_t f;
+    make_push(&f, "b.bin", tb, 7);
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    make_push(&f, "a.txt", ta, 100);
+    int64_t deadline = get_session(sid).expiration_ms;
+    run_for(20);
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    assert_string_equal(R.file.name, "a.txt");
+    assert_int_equal(R.file.source_type, SOURCE_PUSH);
+    assert_int_equal(R.file.status, TRANSFER_WAITING_FOR_TRANSFER);
+    assert_true(R.file.has_size);
+    assert_int_equal(R.file.size, 100);
+    assert_true(R.file.expected.present);
+    assert_int_equal(R.file.expected.algorithm, CHECKSUM_SHA256);
+    assert_int_equal(R.file.expected.checksum[63], 'a');
+    assert_false(R.file.received.present);
+    assert_string_equal(R.file.upload_token, ta);
+    assert_false(R.file.removed);
+    assert_true(get_session(sid).expiration_ms > deadline); /* activity */
+
+    assert_int_equal(file_get(sid, "a.txt"), ST_OK);
+    assert_string_equal(R.file.upload_token, ta);
+    assert_int_equal(file_get(sid, "nope"), ST_NO_FILE);
+    assert_int_equal(file_list(sid, true), ST_OK); /* validate */
+    assert_int_equal(R.nfiles, 2);
+    assert_string_equal(R.files[0].name, "a.txt");
+    assert_string_equal(R.files[1].name, "b.bin");
+
+    /* the upload token is indexed by its hash only, expiring */
+    redisReply *r = sync_cmd("KEYS %s*", prefix);
+    for (size_t i = 0; i < r->elements; i++) assert_null(strstr(r->element[i]->str, ta));
+    freeReplyObject(r);
+    r = sync_cmd("KEYS %supload:*", prefix);
+    assert_true(r->elements >= 2);
+    redisReply *ttl = sync_cmd("PTTL %s", r->element[0]->str);
+    assert_true(ttl->integer > 60000);
+    freeReplyObject(ttl);
+    freeReplyObject(r);
+
+    /* replacement: the old token no longer works */
+    make_push(&f, "a.txt", ta2, 5);
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    assert_int_equal(file_get(sid, "a.txt"), ST_OK);
+    assert_int_equal(R.file.size, 5);
+    assert_int_equal(upload_begin(ta, "blob-x"), ST_NOT_FOUND);
+    assert_int_equal(upload_begin("no-such-token", "blob-x"), ST_NOT_FOUND);
+    assert_int_equal(upload_begin(NULL, "blob-x"), ST_NOT_FOUND);
+
+    /* upload: begin, busy, progress and end only with the transfer's blob */
+    assert_int_equal(upload_begin(ta2, "blob-a1"), ST_OK);
+    assert_string_equal(R.detail, sid);
+    assert_int_equal(R.file.status, TRANSFER_TRANSFERRING);
+    assert_string_equal(R.file.blob, "blob-a1");
+    assert_int_equal(R.file.bytes_transferred, 0);
+    assert_int_equal(upload_begin(ta2, "blob-a2"), ST_TRANSFER_BUSY);
+    assert_int_equal(file_add(sid, &f), ST_TRANSFER_BUSY);
+    assert_int_equal(file_remove(sid, "a.txt"), ST_TRANSFER_BUSY);
+    assert_int_equal(progress(sid, "a.txt", "blob-a2", 3), ST_STATE_CHANGED);
+    assert_int_equal(progress(sid, "a.txt", "blob-a1", 3), ST_OK);
+    assert_int_equal(file_get(sid, "a.txt"), ST_OK);
+    assert_int_equal(R.file.bytes_transferred, 3);
+    assert_int_equal(transfer_end(sid, "a.txt", "blob-a2", 5, 'c'), ST_STATE_CHANGED);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], "TRANSFERRING");
+    assert_int_equal(transfer_end(sid, "a.txt", "blob-a1", 5, 'c'), ST_OK);
+    assert_int_equal(R.nids, 0);
+    assert_int_equal(file_get(sid, "a.txt"), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_READY);
+    assert_int_equal(R.file.bytes_transferred, 5);
+    assert_true(R.file.received.present);
+    assert_int_equal(R.file.received.checksum[0], 'c');
+    assert_true(R.file.expected.present);
+    assert_int_equal(transfer_end(sid, "a.txt", "blob-a1", 5, 'c'), ST_STATE_CHANGED);
+
+    /* complete refused while a PUSH file is not READY, naming it */
+    assert_int_equal(complete(sid), ST_FILES_NOT_READY);
+    assert_int_equal(R.nids, 1);
+    assert_string_equal(R.ids[0], "b.bin");
+    assert_int_equal(file_remove(sid, "zzz"), ST_NO_FILE);
+
+    /* a failed upload can be retried with a new blob */
+    assert_int_equal(upload_begin(tb, "blob-b0"), ST_OK);
+    assert_int_equal(transfer_end(sid, "b.bin", "blob-b0", 2, 0), ST_OK);
+    assert_int_equal(file_get(sid, "b.bin"), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_ERROR);
+    assert_true(R.file.has_error_message);
+    assert_string_equal(R.file.error_message.default_message, "Connection refused.");
+    assert_int_equal(complete(sid), ST_FILES_NOT_READY);
+    push_file(sid, "b.bin", tb, "blob-b1", 7, 'b');
+    assert_int_equal(file_get(sid, "b.bin"), ST_OK);
+    assert_false(R.file.has_error_message);
+
+    /* complete publishes */
+    assert_int_equal(complete(sid), ST_OK);
+    assert_int_equal(R.nids, 0);
+    assert_int_equal(get_session(sid).state, SESSION_DONE);
+    item_t got = get_item(it.id);
+    assert_string_equal(got.content_version, "2");
+    assert_int_equal(got.size, 12);
+    assert_true(got.cached);
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_int_equal(R.nfiles, 2);
+    assert_string_equal(R.item_files[0].name, "a.txt");
+    assert_int_equal(R.item_files[0].size, 5);
+    assert_string_equal(R.item_files[0].version, "1");
+    assert_string_equal(R.item_files[0].blob, "blob-a1");
+    assert_true(R.item_files[0].checksum.present);
+    assert_int_equal(R.item_files[0].checksum.algorithm, CHECKSUM_SHA256);
+    assert_int_equal(R.item_files[0].checksum.checksum[10], 'c');
+    assert_string_equal(R.item_files[1].name, "b.bin");
+    assert_string_equal(R.item_files[1].blob, "blob-b1");
+    store_auth_t denied = {tok_reader, PRIV_UPDATE_SESSION};
+    reset();
+    store_item_files(st, &denied, it.id, on_item_files, &R);
+    assert_int_equal(wait_answer(), ST_UNAUTHORIZED);
+
+    /* after the end: reads work, changes and uploads are refused */
+    assert_int_equal(complete(sid), ST_STATE_CHANGED);
+    assert_string_equal(R.ids[0], "DONE");
+    assert_int_equal(upload_begin(ta2, "blob-late"), ST_STATE_CHANGED);
+    assert_int_equal(file_add(sid, &f), ST_STATE_CHANGED);
+    assert_int_equal(file_remove(sid, "a.txt"), ST_STATE_CHANGED);
+    assert_string_equal(R.detail, "DONE");
+    assert_int_equal(file_list(sid, true), ST_STATE_CHANGED);
+    assert_int_equal(file_list(sid, false), ST_OK);
+    assert_int_equal(R.nfiles, 2);
+    assert_int_equal(file_get(sid, "a.txt"), ST_OK);
+    assert_int_equal(progress(sid, "a.txt", "blob-a1", 1), ST_STATE_CHANGED);
+
+    /* a second session sees the item's files as NONE/READY, replaces one, removes one */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    assert_int_equal(file_list(sid2, false), ST_OK);
+    assert_int_equal(R.nfiles, 2);
+    assert_int_equal(R.files[0].source_type, SOURCE_NONE);
+    assert_int_equal(R.files[0].status, TRANSFER_READY);
+    assert_int_equal(R.files[0].size, 5);
+    assert_int_equal(R.files[0].bytes_transferred, 5);
+    assert_true(R.files[0].received.present);
+    assert_int_equal(file_get(sid2, "b.bin"), ST_OK);
+    assert_int_equal(R.file.source_type, SOURCE_NONE);
+    assert_int_equal(R.file.size, 7);
+    make_push(&f, "a.txt", tc, 9);
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    push_file(sid2, "a.txt", tc, "blob-a3", 9, 'd');
+    assert_int_equal(file_remove(sid2, "b.bin"), ST_OK);
+    assert_int_equal(file_remove(sid2, "b.bin"), ST_NO_FILE);
+    assert_int_equal(file_get(sid2, "b.bin"), ST_NO_FILE);
+    assert_int_equal(file_list(sid2, false), ST_OK);
+    assert_int_equal(R.nfiles, 1);
+    assert_string_equal(R.files[0].name, "a.txt");
+    assert_int_equal(R.files[0].source_type, SOURCE_PUSH);
+    /* a file added then removed in the same session is not shown either */
+    make_push(&f, "c.tmp", "tok-c-tmp", 1);
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    assert_int_equal(file_remove(sid2, "c.tmp"), ST_OK);
+    assert_int_equal(complete(sid2), ST_OK); /* c.tmp, removed, is not waited for */
+    assert_int_equal(R.nids, 2);
+    assert_true(has_id("blob-a1") && has_id("blob-b1"));
+    got = get_item(it.id);
+    assert_string_equal(got.content_version, "3");
+    assert_int_equal(got.size, 9);
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_int_equal(R.nfiles, 1);
+    assert_string_equal(R.item_files[0].name, "a.txt");
+    assert_string_equal(R.item_files[0].version, "2");
+    assert_string_equal(R.item_files[0].blob, "blob-a3");
+    assert_int_equal(R.item_files[0].checksum.checksum[0], 'd');
+}
+
+static void test_files_pull(void **state) {
+    (void)state;
+    NEED_REDIS();
+    item_t it;
+    setup_item(&it, "files-pull");
+    store_auth_t upd = {tok_admin, PRIV_UPDATE_SESSION};
+    char sid[SESSION_ID_MAX], tok[37];
+    new_uuid(tok);
+
+    /* complete while a PULL transfer is in flight: stays ACTIVE, the last end completes it */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    session_file_t f;
+    make_pull(&f, "disk.vmdk", "blob-p1");
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_TRANSFERRING);
+    assert_string_equal(R.file.source_uri, "https://example.com/disk.vmdk");
+    assert_string_equal(R.file.source_thumbprint, "AA:BB");
+    make_push(&f, "desc.ovf", tok, 4);
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    push_file(sid, "desc.ovf", tok, "blob-o1", 4, 'e');
+    assert_int_equal(complete(sid), ST_OK);
+    assert_int_equal(R.nids, 0);
+    assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+    assert_string_equal(get_item(it.id).content_version, "1");
+    make_push(&f, "late.txt", "tok-late", 1); /* the file set is frozen */
+    assert_int_equal(file_add(sid, &f), ST_STATE_CHANGED);
+    assert_int_equal(file_remove(sid, "desc.ovf"), ST_STATE_CHANGED);
+    assert_int_equal(upload_begin(tok, "blob-o2"), ST_STATE_CHANGED);
+    assert_int_equal(complete(sid), ST_OK); /* asking again changes nothing */
+    assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+    assert_int_equal(progress(sid, "disk.vmdk", "blob-p1", 1000), ST_OK);
+    assert_int_equal(transfer_end(sid, "disk.vmdk", "blob-p1", 2000, 'f'), ST_OK);
+    assert_int_equal(R.nids, 0);
+    assert_int_equal(get_session(sid).state, SESSION_DONE);
+    item_t got = get_item(it.id);
+    assert_string_equal(got.content_version, "2");
+    assert_int_equal(got.size, 2004);
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_int_equal(R.nfiles, 2);
+    assert_string_equal(R.item_files[0].name, "desc.ovf");
+    assert_string_equal(R.item_files[1].name, "disk.vmdk");
+    assert_string_equal(R.item_files[1].blob, "blob-p1");
+    assert_int_equal(R.item_files[1].size, 2000);
+
+    /* a PULL failing after complete was requested fails the session */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    make_pull(&f, "disk.vmdk", "blob-p2");
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    assert_int_equal(complete(sid), ST_OK);
+    assert_int_equal(transfer_end(sid, "disk.vmdk", "blob-p2", 10, 0), ST_OK);
+    assert_int_equal(R.nids, 0);
+    update_session_t us = get_session(sid);
+    assert_int_equal(us.state, SESSION_ERROR);
+    assert_true(us.has_error_message);
+    assert_string_equal(us.error_message.default_message,
+                        "The transfer of file disk.vmdk failed: Connection refused.");
+    assert_string_equal(get_item(it.id).content_version, "2");
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_int_equal(R.nfiles, 2);
+    assert_string_equal(R.item_files[1].blob, "blob-p1");
+
+    /* a PULL in ERROR before complete: complete refuses, naming it; the lock was released */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    make_pull(&f, "disk.vmdk", "blob-p3");
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    assert_int_equal(transfer_end(sid, "disk.vmdk", "blob-p3", 10, 0), ST_OK);
+    assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+    assert_int_equal(complete(sid), ST_FILES_NOT_READY);
+    assert_string_equal(R.ids[0], "disk.vmdk");
+    assert_int_equal(file_get(sid, "disk.vmdk"), ST_OK); /* error_message survived the scripts */
+    assert_int_equal(R.file.status, TRANSFER_ERROR);
+    assert_true(R.file.has_error_message);
+    assert_int_equal(R.file.error_message.nargs, 0);
+
+    /* cancel: nothing is published; complete without files through session_change still
+     * raises content_version exactly once */
+    session_change_t ch;
+    session_change_init(&ch, EV_CANCEL);
+    reset();
+    store_session_change(st, &upd, sid, &ch, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_string_equal(get_item(it.id).content_version, "2");
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    session_change_init(&ch, EV_COMPLETE);
+    reset();
+    store_session_change(st, &upd, sid, &ch, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    got = get_item(it.id);
+    assert_string_equal(got.content_version, "3");
+    assert_int_equal(got.size, 2004);
+    /* and a complete with no files through store_session_complete */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    assert_int_equal(complete(sid), ST_OK);
+    assert_int_equal(R.nids, 0);
+    assert_string_equal(get_item(it.id).content_version, "4");
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_int_equal(R.nfiles, 2);
+}
+
+typedef struct {
+    int calls;
+    char ids[8][SESSION_ID_MAX];
+} expired_log_t;
+
+static void on_expired(void *arg, const char *sid) {
+    expired_log_t *l = arg;
+    if (l->calls < 8) snprintf(l->ids[l->calls], SESSION_ID_MAX, "%s", sid);
+    l->calls++;
+}
+
+/* Sessions the sweepers expire are reported, once, by the instance that expired them. The
+ * group's store sweeps the same keys, so both hooks are watched. */
+static void test_files_expired_hook(void **state) {
+    (void)state;
+    NEED_REDIS();
+    item_t it;
+    setup_item(&it, "files-expiry");
+    store_config_t cfg = default_cfg;
+    cfg.redis_host = redis_host;
+    cfg.redis_port = redis_port;
+    cfg.prefix = prefix;
+    cfg.session_timeout_ms = 300;
+    cfg.sweep_interval_ms = 40;
+    store_t *fast = store_new(base, &cfg);
+    assert_true(wait_connected(fast, WAIT_MS));
+    expired_log_t mine = {0}, other = {0};
+    store_on_expired(fast, on_expired, &mine);
+    store_on_expired(st, on_expired, &other);
+
+    char sid[SESSION_ID_MAX], uuid[37], tok[37];
+    new_uuid(uuid);
+    new_uuid(tok);
+    snprintf(sid, sizeof(sid), "%s:%s", it.id, uuid);
+    session_spec_t spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.library_item_id, sizeof(spec.library_item_id), "%s", it.id);
+    store_auth_t upd = {tok_admin, PRIV_UPDATE_SESSION};
+    reset();
+    store_session_create(fast, &upd, sid, &spec, NULL, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    session_file_t f;
+    make_push(&f, "a.txt", tok, 1);
+    store_auth_t a = any_login();
+    reset();
+    store_file_add(fast, &a, sid, &f, on_file, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+
+    int64_t end = mono_ms() + WAIT_MS;
+    while (mine.calls + other.calls == 0 && mono_ms() < end) run_for(10);
+    run_for(300);
+    assert_int_equal(mine.calls + other.calls, 1);
+    assert_string_equal(mine.calls ? mine.ids[0] : other.ids[0], sid);
+    assert_int_equal(get_session(sid).state, SESSION_ERROR);
+    assert_int_equal(upload_begin(tok, "blob-late"), ST_STATE_CHANGED);
+    assert_int_equal(file_get(sid, "a.txt"), ST_OK);
+
+    store_on_expired(st, NULL, NULL);
+    store_free(fast);
+}
+
 /* SCRIPT FLUSH behind the store's back: the next calls reload and still succeed. */
 static void test_noscript_recovery(void **state) {
     (void)state;
@@ -883,6 +1406,9 @@ int main(void) {
         cmocka_unit_test(test_library_crud),
         cmocka_unit_test(test_item_crud),
         cmocka_unit_test(test_sessions),
+        cmocka_unit_test(test_files),
+        cmocka_unit_test(test_files_pull),
+        cmocka_unit_test(test_files_expired_hook),
         cmocka_unit_test(test_noscript_recovery),
         cmocka_unit_test(test_no_server),
         cmocka_unit_test(test_queue_bound),
