@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/json_field.h"
 #include "core/validate.h"
 
 /* ---- name tables ------------------------------------------------------------------------ */
@@ -26,68 +27,57 @@ static const char *const TRANSFER_STATUS_NAMES[TRANSFER_STATUS_COUNT] = {
     [TRANSFER_ERROR] = "ERROR",
 };
 
-static const struct {
-    const char *name;
-    size_t hex_len;
-} CHECKSUM_ALGS[CHECKSUM_ALG_COUNT] = {
-    [CHECKSUM_SHA1] = {"SHA1", 40},
-    [CHECKSUM_MD5] = {"MD5", 32},
-    [CHECKSUM_SHA256] = {"SHA256", 64},
-    [CHECKSUM_SHA512] = {"SHA512", 128},
+static const char *const CHECKSUM_ALG_NAMES[CHECKSUM_ALG_COUNT] = {
+    [CHECKSUM_SHA1] = "SHA1",
+    [CHECKSUM_MD5] = "MD5",
+    [CHECKSUM_SHA256] = "SHA256",
+    [CHECKSUM_SHA512] = "SHA512",
 };
 
-/* Exact-match lookup of a wire name in a name table; the index is the enum value. */
-static int find_name(const char *const *names, size_t n, const char *name, int *out) {
-    if (!name) return C_ERR;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], name) == 0) {
-            *out = (int)i;
-            return C_OK;
-        }
-    }
-    return C_ERR;
-}
+/* Hex digits of each algorithm's digest. */
+static const size_t CHECKSUM_HEX_LEN[CHECKSUM_ALG_COUNT] = {
+    [CHECKSUM_SHA1] = 40,
+    [CHECKSUM_MD5] = 32,
+    [CHECKSUM_SHA256] = 64,
+    [CHECKSUM_SHA512] = 128,
+};
 
 const char *source_type_name(source_type_t t) {
-    return (unsigned)t < SOURCE_TYPE_COUNT ? SOURCE_TYPE_NAMES[t] : "UNKNOWN";
+    return name_table_name(SOURCE_TYPE_NAMES, SOURCE_TYPE_COUNT, (int)t);
 }
 
 int source_type_parse(const char *s, source_type_t *out) {
     int i;
-    if (find_name(SOURCE_TYPE_NAMES, SOURCE_TYPE_COUNT, s, &i) != C_OK) return C_ERR;
+    if (name_table_parse(SOURCE_TYPE_NAMES, SOURCE_TYPE_COUNT, s, &i) != C_OK) return C_ERR;
     if (out) *out = (source_type_t)i;
     return C_OK;
 }
 
 const char *transfer_status_name(transfer_status_t t) {
-    return (unsigned)t < TRANSFER_STATUS_COUNT ? TRANSFER_STATUS_NAMES[t] : "UNKNOWN";
+    return name_table_name(TRANSFER_STATUS_NAMES, TRANSFER_STATUS_COUNT, (int)t);
 }
 
 int transfer_status_parse(const char *s, transfer_status_t *out) {
     int i;
-    if (find_name(TRANSFER_STATUS_NAMES, TRANSFER_STATUS_COUNT, s, &i) != C_OK) return C_ERR;
+    if (name_table_parse(TRANSFER_STATUS_NAMES, TRANSFER_STATUS_COUNT, s, &i) != C_OK) return C_ERR;
     if (out) *out = (transfer_status_t)i;
     return C_OK;
 }
 
 const char *checksum_alg_name(checksum_alg_t a) {
-    return (unsigned)a < CHECKSUM_ALG_COUNT ? CHECKSUM_ALGS[a].name : "UNKNOWN";
+    return name_table_name(CHECKSUM_ALG_NAMES, CHECKSUM_ALG_COUNT, (int)a);
 }
 
 int checksum_alg_parse(const char *s, checksum_alg_t *out) {
-    if (!s) return C_ERR;
-    for (size_t i = 0; i < CHECKSUM_ALG_COUNT; i++) {
-        if (strcmp(CHECKSUM_ALGS[i].name, s) == 0) {
-            if (out) *out = (checksum_alg_t)i;
-            return C_OK;
-        }
-    }
-    return C_ERR;
+    int i;
+    if (name_table_parse(CHECKSUM_ALG_NAMES, CHECKSUM_ALG_COUNT, s, &i) != C_OK) return C_ERR;
+    if (out) *out = (checksum_alg_t)i;
+    return C_OK;
 }
 
 /* 0 for a value outside the enum, which no checksum can match. */
 size_t checksum_hex_len(checksum_alg_t a) {
-    return (unsigned)a < CHECKSUM_ALG_COUNT ? CHECKSUM_ALGS[a].hex_len : 0;
+    return (unsigned)a < CHECKSUM_ALG_COUNT ? CHECKSUM_HEX_LEN[a] : 0;
 }
 
 /* ---- file names ------------------------------------------------------------------------- */
@@ -132,88 +122,6 @@ int check_file_name(const char *field, const char *name, vapi_failure_t *f) {
     return C_OK;
 }
 
-/* ---- JSON field access (the approach of core/spec.c) -------------------------------------- */
-
-#define FIELD_MAX 192
-
-typedef enum { K_STRING, K_INT, K_OBJECT } kind_t;
-static const struct {
-    json_type type;
-    const char *wrong;
-} KINDS[] = {
-    [K_STRING] = {json_type_string, "The field {0} must be a string."},
-    [K_INT] = {json_type_int, "The field {0} must be an integer."},
-    [K_OBJECT] = {json_type_object, "The field {0} must be an object."},
-};
-
-/* prefix + key into buf (FIELD_MAX bytes); our prefixes and keys fit, anything else is cut. */
-static void field_name(char *buf, const char *prefix, const char *key) {
-    const char *parts[] = {prefix ? prefix : "", key};
-    size_t used = 0;
-    for (size_t i = 0; i < ARRAY_LEN(parts); i++) {
-        size_t n = strnlen(parts[i], FIELD_MAX - 1 - used);
-        memmove(buf + used, parts[i], n); /* prefix may be buf itself */
-        used += n;
-    }
-    buf[used] = '\0';
-}
-
-/* Looks up one field and checks its JSON kind. Absent and null are the same (*val = NULL),
- * an error only when required. Strings with an embedded NUL are refused. */
-static int get_field(struct json_object *obj, const char *prefix, const char *key, kind_t kind,
-                     bool required, struct json_object **val, vapi_failure_t *f) {
-    char field[FIELD_MAX];
-    struct json_object *v = NULL;
-    *val = NULL;
-    if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-        if (!required) return C_OK;
-        field_name(field, prefix, key);
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "field_required", "The field {0} is required.",
-                         field, NULL);
-    }
-    if (!json_object_is_type(v, KINDS[kind].type)) {
-        field_name(field, prefix, key);
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type", KINDS[kind].wrong, field,
-                         NULL);
-    }
-    if (kind == K_STRING &&
-        (size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))) {
-        field_name(field, prefix, key);
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
-                         "The field {0} must not contain NUL characters.", field, NULL);
-    }
-    *val = v;
-    return C_OK;
-}
-
-static int get_string(struct json_object *obj, const char *prefix, const char *key, bool required,
-                      const char **out, vapi_failure_t *f) {
-    struct json_object *v;
-    *out = NULL;
-    if (get_field(obj, prefix, key, K_STRING, required, &v, f) != C_OK) return C_ERR;
-    if (v) *out = json_object_get_string(v);
-    return C_OK;
-}
-
-/* The body must be a JSON object; messages name it ("file_spec", or "request body"). */
-static int check_body(struct json_object *body, const char *prefix, vapi_failure_t *f) {
-    char name[FIELD_MAX];
-    size_t n = prefix ? strlen(prefix) : 0;
-    if (n == 0) {
-        snprintf(name, sizeof(name), "request body");
-    } else {
-        if (prefix[n - 1] == '.') n--;
-        snprintf(name, sizeof(name), "%.*s", (int)n, prefix);
-    }
-    if (!body)
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "field_required", "The {0} is required.", name,
-                         NULL);
-    if (!json_object_is_type(body, json_type_object))
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type",
-                         "The {0} must be a JSON object.", name, NULL);
-    return C_OK;
-}
-
 /* ---- AddSpec ---------------------------------------------------------------------------- */
 
 static bool is_hex(char c) {
@@ -223,20 +131,16 @@ static bool is_hex(char c) {
 static char lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 static char upper(char c) { return (c >= 'a' && c <= 'z') ? (char)(c - 'a' + 'A') : c; }
 
-/* size: a JSON integer, 0..INT64_MAX. json-c keeps integers above INT64_MAX as unsigned and
- * clamps them in get_int64, so those are recognised and refused rather than clamped. */
+/* size: a JSON integer, 0..INT64_MAX (json_field_int64 refuses what does not fit int64). */
 static int parse_size(struct json_object *body, const char *prefix, file_spec_t *out,
                       vapi_failure_t *f) {
-    char field[FIELD_MAX], num[32];
-    struct json_object *v;
-    if (get_field(body, prefix, "size", K_INT, false, &v, f) != C_OK) return C_ERR;
-    if (!v) return C_OK;
-    field_name(field, prefix, "size");
-    int64_t n = json_object_get_int64(v);
-    if (n == INT64_MAX && json_object_get_uint64(v) > (uint64_t)INT64_MAX)
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
-                         "The field {0} is too large.", field, NULL);
+    char field[JSON_FIELD_MAX], num[32];
+    bool present;
+    int64_t n;
+    if (json_field_int64(body, prefix, "size", false, &present, &n, f) != C_OK) return C_ERR;
+    if (!present) return C_OK;
     if (n < 0) {
+        json_field_name(field, prefix, "size");
         snprintf(num, sizeof(num), "%lld", (long long)n);
         return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
                          "The field {0} has an invalid value {1}; it must not be negative.",
@@ -251,17 +155,17 @@ static int parse_size(struct json_object *body, const char *prefix, file_spec_t 
  * digest length, any case; it is stored lower-case. */
 static int parse_checksum(struct json_object *body, const char *prefix, checksum_info_t *out,
                           vapi_failure_t *f) {
-    char pfx[FIELD_MAX], field[FIELD_MAX], num[24];
+    char pfx[JSON_FIELD_MAX], field[JSON_FIELD_MAX], num[24];
     struct json_object *ci;
     const char *sum, *alg;
-    if (get_field(body, prefix, "checksum_info", K_OBJECT, false, &ci, f) != C_OK) return C_ERR;
+    if (json_field_object(body, prefix, "checksum_info", false, &ci, f) != C_OK) return C_ERR;
     if (!ci) return C_OK;
-    field_name(pfx, prefix, "checksum_info.");
-    if (get_string(ci, pfx, "checksum", true, &sum, f) != C_OK) return C_ERR;
-    if (get_string(ci, pfx, "algorithm", false, &alg, f) != C_OK) return C_ERR;
+    json_field_name(pfx, prefix, "checksum_info.");
+    if (json_field_string(ci, pfx, "checksum", true, &sum, f) != C_OK) return C_ERR;
+    if (json_field_string(ci, pfx, "algorithm", false, &alg, f) != C_OK) return C_ERR;
     out->algorithm = CHECKSUM_SHA1; /* "If not specified the default checksum algorithm is SHA1" */
     if (alg && checksum_alg_parse(alg, &out->algorithm) != C_OK) {
-        field_name(field, pfx, "algorithm");
+        json_field_name(field, pfx, "algorithm");
         return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
                          "The field {0} has an invalid value '{1}'; it must be SHA1, MD5, SHA256 "
                          "or SHA512.",
@@ -272,7 +176,7 @@ static int parse_checksum(struct json_object *body, const char *prefix, checksum
     bool ok = len == want;
     for (size_t i = 0; ok && i < len; i++) ok = is_hex(sum[i]);
     if (!ok) {
-        field_name(field, pfx, "checksum");
+        json_field_name(field, pfx, "checksum");
         snprintf(num, sizeof(num), "%zu", want);
         return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_checksum",
                          "The field {0} has an invalid value '{1}'; a {2} checksum is {3} "
@@ -382,17 +286,18 @@ static int check_thumbprint(const char *field, const char *s, char *out, vapi_fa
  * ignored. Read only for PULL. */
 static int parse_endpoint(struct json_object *body, const char *prefix, file_spec_t *out,
                           vapi_failure_t *f) {
-    char pfx[FIELD_MAX], field[FIELD_MAX];
+    char pfx[JSON_FIELD_MAX], field[JSON_FIELD_MAX];
     struct json_object *ep;
     const char *s;
-    if (get_field(body, prefix, "source_endpoint", K_OBJECT, true, &ep, f) != C_OK) return C_ERR;
-    field_name(pfx, prefix, "source_endpoint.");
-    if (get_string(ep, pfx, "uri", true, &s, f) != C_OK) return C_ERR;
-    field_name(field, pfx, "uri");
+    if (json_field_object(body, prefix, "source_endpoint", true, &ep, f) != C_OK) return C_ERR;
+    json_field_name(pfx, prefix, "source_endpoint.");
+    if (json_field_string(ep, pfx, "uri", true, &s, f) != C_OK) return C_ERR;
+    json_field_name(field, pfx, "uri");
     if (check_uri(field, s, out->source_uri, f) != C_OK) return C_ERR;
-    if (get_string(ep, pfx, "ssl_certificate_thumbprint", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(ep, pfx, "ssl_certificate_thumbprint", false, &s, f) != C_OK)
+        return C_ERR;
     if (s) {
-        field_name(field, pfx, "ssl_certificate_thumbprint");
+        json_field_name(field, pfx, "ssl_certificate_thumbprint");
         if (check_thumbprint(field, s, out->source_thumbprint, f) != C_OK) return C_ERR;
     }
     return C_OK;
@@ -402,17 +307,17 @@ static int parse_endpoint(struct json_object *body, const char *prefix, file_spe
  * checksum_info, source_endpoint. */
 int spec_file_add(struct json_object *body, const char *prefix, file_spec_t *out,
                   vapi_failure_t *f) {
-    char field[FIELD_MAX];
+    char field[JSON_FIELD_MAX];
     const char *s;
     memset(out, 0, sizeof(*out));
-    if (check_body(body, prefix, f) != C_OK) return C_ERR;
-    if (get_string(body, prefix, "name", true, &s, f) != C_OK) return C_ERR;
-    field_name(field, prefix, "name");
+    if (json_field_body(body, prefix, true, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "name", true, &s, f) != C_OK) return C_ERR;
+    json_field_name(field, prefix, "name");
     if (check_file_name(field, s, f) != C_OK) return C_ERR;
     copy_str(out->name, sizeof(out->name), s);
 
-    if (get_string(body, prefix, "source_type", true, &s, f) != C_OK) return C_ERR;
-    field_name(field, prefix, "source_type");
+    if (json_field_string(body, prefix, "source_type", true, &s, f) != C_OK) return C_ERR;
+    json_field_name(field, prefix, "source_type");
     if (source_type_parse(s, &out->source_type) != C_OK || out->source_type == SOURCE_NONE)
         return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
                          "The field {0} has an invalid value '{1}'; it must be PUSH or PULL.",

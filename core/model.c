@@ -3,7 +3,8 @@
 #include "core/model.h"
 
 #include <stdlib.h>
-#include <string.h>
+
+#include "core/json_field.h"
 
 static const char *const WARNING_NAMES[WARNING_TYPE_COUNT] = {
     [WARN_SELF_SIGNED_CERTIFICATE] = "SELF_SIGNED_CERTIFICATE",
@@ -17,36 +18,24 @@ static const char *const LIBRARY_TYPE_NAMES[] = {
     [LIBRARY_SUBSCRIBED] = "SUBSCRIBED",
 };
 
-/* Exact-match lookup of a wire name in a name table; the index is the enum value. */
-static int find_name(const char *const *names, size_t n, const char *name, int *out) {
-    if (!name) return C_ERR;
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(names[i], name) == 0) {
-            *out = (int)i;
-            return C_OK;
-        }
-    }
-    return C_ERR;
-}
-
 const char *warning_type_name(warning_type_t t) {
-    return (unsigned)t < WARNING_TYPE_COUNT ? WARNING_NAMES[t] : "UNKNOWN";
+    return name_table_name(WARNING_NAMES, ARRAY_LEN(WARNING_NAMES), (int)t);
 }
 
 int warning_type_parse(const char *name, warning_type_t *out) {
     int i;
-    if (find_name(WARNING_NAMES, ARRAY_LEN(WARNING_NAMES), name, &i) != C_OK) return C_ERR;
+    if (name_table_parse(WARNING_NAMES, ARRAY_LEN(WARNING_NAMES), name, &i) != C_OK) return C_ERR;
     if (out) *out = (warning_type_t)i;
     return C_OK;
 }
 
 const char *library_type_name(library_type_t t) {
-    return (unsigned)t < ARRAY_LEN(LIBRARY_TYPE_NAMES) ? LIBRARY_TYPE_NAMES[t] : "UNKNOWN";
+    return name_table_name(LIBRARY_TYPE_NAMES, ARRAY_LEN(LIBRARY_TYPE_NAMES), (int)t);
 }
 
 int library_type_parse(const char *name, library_type_t *out) {
     int i;
-    if (find_name(LIBRARY_TYPE_NAMES, ARRAY_LEN(LIBRARY_TYPE_NAMES), name, &i) != C_OK)
+    if (name_table_parse(LIBRARY_TYPE_NAMES, ARRAY_LEN(LIBRARY_TYPE_NAMES), name, &i) != C_OK)
         return C_ERR;
     if (out) *out = (library_type_t)i;
     return C_OK;

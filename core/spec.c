@@ -9,134 +9,36 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_field.h"
 #include "core/validate.h"
-
-#define FIELD_MAX 192
-
-/* The JSON kinds a known field may have, with the message for a value of another kind. */
-typedef enum { K_STRING, K_BOOL, K_OBJECT, K_ARRAY } kind_t;
-static const struct {
-    json_type type;
-    const char *wrong;
-} KINDS[] = {
-    [K_STRING] = {json_type_string, "The field {0} must be a string."},
-    [K_BOOL] = {json_type_boolean, "The field {0} must be a boolean."},
-    [K_OBJECT] = {json_type_object, "The field {0} must be an object."},
-    [K_ARRAY] = {json_type_array, "The field {0} must be an array."},
-};
-
-/* Joins parts of a field path into buf (FIELD_MAX bytes). Paths are built from our own
- * prefixes and keys plus an array index, so they fit; if one ever did not, it is cut. */
-static void join(char *buf, const char *a, const char *b, const char *c) {
-    const char *parts[] = {a ? a : "", b, c};
-    size_t used = 0;
-    for (size_t i = 0; i < ARRAY_LEN(parts); i++) {
-        size_t n = strnlen(parts[i], FIELD_MAX - 1 - used);
-        memmove(buf + used, parts[i], n); /* a may be buf itself */
-        used += n;
-    }
-    buf[used] = '\0';
-}
-
-static void field_name(char *buf, const char *prefix, const char *key) { join(buf, prefix, key, ""); }
-
-/* "<field>[i]" for element i of an array field. */
-static void elem_name(char *buf, const char *field, size_t i) {
-    char idx[24];
-    snprintf(idx, sizeof(idx), "[%zu]", i);
-    join(buf, field, idx, "");
-}
 
 static int invalid_value(const char *field, const char *value, vapi_failure_t *f) {
     return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
                      "The field {0} has an invalid value '{1}'.", field, value, NULL);
 }
 
-/* Looks up one field and checks its JSON kind. An absent field and an explicit null are the
- * same thing (*val = NULL), which is an error only when the field is required. Strings with
- * an embedded NUL are refused here, because every later check sees them as C strings. */
-static int get_field(struct json_object *obj, const char *prefix, const char *key, kind_t kind,
-                     bool required, struct json_object **val, vapi_failure_t *f) {
-    char field[FIELD_MAX];
-    struct json_object *v = NULL;
-    *val = NULL;
-    if (!json_object_object_get_ex(obj, key, &v) || v == NULL) {
-        if (!required) return C_OK;
-        field_name(field, prefix, key);
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "field_required", "The field {0} is required.",
-                         field, NULL);
-    }
-    if (!json_object_is_type(v, KINDS[kind].type)) {
-        field_name(field, prefix, key);
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type", KINDS[kind].wrong, field,
-                         NULL);
-    }
-    if (kind == K_STRING &&
-        (size_t)json_object_get_string_len(v) != strlen(json_object_get_string(v))) {
-        field_name(field, prefix, key);
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
-                         "The field {0} must not contain NUL characters.", field, NULL);
-    }
-    *val = v;
-    return C_OK;
-}
-
-/* Same as get_field for a string, giving the C string (NULL when absent). */
-static int get_string(struct json_object *obj, const char *prefix, const char *key, bool required,
-                      const char **out, vapi_failure_t *f) {
-    struct json_object *v;
-    *out = NULL;
-    if (get_field(obj, prefix, key, K_STRING, required, &v, f) != C_OK) return C_ERR;
-    if (v) *out = json_object_get_string(v);
-    return C_OK;
-}
-
-/* The object a decoder reads must be a JSON object. NULL stands for "no body": acceptable
- * only where nothing is required. Messages name the object ("create_spec", "request body"). */
-static int check_body(struct json_object *body, const char *prefix, bool has_required,
-                      vapi_failure_t *f) {
-    char name[FIELD_MAX];
-    size_t n = prefix ? strlen(prefix) : 0;
-    if (n == 0) {
-        snprintf(name, sizeof(name), "request body");
-    } else {
-        if (prefix[n - 1] == '.') n--;
-        snprintf(name, sizeof(name), "%.*s", (int)n, prefix);
-    }
-    if (!body) {
-        if (!has_required) return C_OK;
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "field_required", "The {0} is required.", name,
-                         NULL);
-    }
-    if (!json_object_is_type(body, json_type_object))
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type",
-                         "The {0} must be a JSON object.", name, NULL);
-    return C_OK;
-}
-
 /* warning_behavior: at most one entry per WarningType, each with both fields. */
 static int parse_warning_behavior(struct json_object *arr, const char *prefix,
                                   warning_behavior_t *w, vapi_failure_t *f) {
-    char field[FIELD_MAX], elem[FIELD_MAX];
-    field_name(field, prefix, "warning_behavior");
+    char field[JSON_FIELD_MAX], elem[JSON_FIELD_MAX];
+    json_field_name(field, prefix, "warning_behavior");
     w->count = 0;
     size_t n = json_object_array_length(arr);
     for (size_t i = 0; i < n; i++) {
-        struct json_object *e = json_object_array_get_idx(arr, i), *ignored;
+        struct json_object *e = json_object_array_get_idx(arr, i);
+        bool ignored;
         const char *type;
         warning_type_t t;
-        elem_name(elem, field, i);
-        if (!e || !json_object_is_type(e, json_type_object))
-            return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type",
-                             "The field {0} must be an object.", elem, NULL);
-        join(elem, elem, ".", "");
-        if (get_string(e, elem, "type", true, &type, f) != C_OK) return C_ERR;
+        json_field_elem(elem, field, i);
+        if (json_field_check(e, elem, JF_OBJECT, f) != C_OK) return C_ERR;
+        json_field_join(elem, elem, ".", "");
+        if (json_field_string(e, elem, "type", true, &type, f) != C_OK) return C_ERR;
         if (warning_type_parse(type, &t) != C_OK) {
-            char tf[FIELD_MAX];
-            field_name(tf, elem, "type");
+            char tf[JSON_FIELD_MAX];
+            json_field_name(tf, elem, "type");
             return invalid_value(tf, type, f);
         }
-        if (get_field(e, elem, "ignored", K_BOOL, true, &ignored, f) != C_OK) return C_ERR;
+        if (json_field_bool(e, elem, "ignored", true, NULL, &ignored, f) != C_OK) return C_ERR;
         for (int k = 0; k < w->count; k++)
             if (w->items[k].type == t)
                 return vapi_fail(f, VAPI_INVALID_ARGUMENT, "duplicate_warning_type",
@@ -144,7 +46,7 @@ static int parse_warning_behavior(struct json_object *arr, const char *prefix,
                                  type, NULL);
         /* Distinct types only, so the count never exceeds the number of types. */
         w->items[w->count].type = t;
-        w->items[w->count].ignored = json_object_get_boolean(ignored);
+        w->items[w->count].ignored = ignored;
         w->count++;
     }
     return C_OK;
@@ -156,17 +58,17 @@ int spec_session(struct json_object *body, const char *prefix, bool create, sess
                  vapi_failure_t *f) {
     struct json_object *wb;
     memset(out, 0, sizeof(*out));
-    if (check_body(body, prefix, create, f) != C_OK) return C_ERR;
+    if (json_field_body(body, prefix, create, f) != C_OK) return C_ERR;
     if (!body) return C_OK;
     if (create) {
         const char *id;
-        char field[FIELD_MAX];
-        if (get_string(body, prefix, "library_item_id", true, &id, f) != C_OK) return C_ERR;
-        field_name(field, prefix, "library_item_id");
+        char field[JSON_FIELD_MAX];
+        if (json_field_string(body, prefix, "library_item_id", true, &id, f) != C_OK) return C_ERR;
+        json_field_name(field, prefix, "library_item_id");
         if (check_resource_id(field, id, f) != C_OK) return C_ERR;
         copy_str(out->library_item_id, sizeof(out->library_item_id), id);
     }
-    if (get_field(body, prefix, "warning_behavior", K_ARRAY, false, &wb, f) != C_OK) return C_ERR;
+    if (json_field_array(body, prefix, "warning_behavior", false, &wb, f) != C_OK) return C_ERR;
     if (wb) {
         if (parse_warning_behavior(wb, prefix, &out->warning_behavior, f) != C_OK) return C_ERR;
         out->has_warning_behavior = true;
@@ -177,14 +79,14 @@ int spec_session(struct json_object *body, const char *prefix, bool create, sess
 /* Name and description as libraries and items share them. */
 static int name_and_description(struct json_object *body, const char *prefix, size_t name_chars,
                                 char *name, char *description, vapi_failure_t *f) {
-    char field[FIELD_MAX];
+    char field[JSON_FIELD_MAX];
     const char *s;
-    if (get_string(body, prefix, "name", true, &s, f) != C_OK) return C_ERR;
-    field_name(field, prefix, "name");
+    if (json_field_string(body, prefix, "name", true, &s, f) != C_OK) return C_ERR;
+    json_field_name(field, prefix, "name");
     if (check_name(field, s, name_chars, f) != C_OK) return C_ERR;
     copy_str(name, NAME_MAX_BYTES, s);
-    if (get_string(body, prefix, "description", false, &s, f) != C_OK) return C_ERR;
-    field_name(field, prefix, "description");
+    if (json_field_string(body, prefix, "description", false, &s, f) != C_OK) return C_ERR;
+    json_field_name(field, prefix, "description");
     if (check_text(field, s, DESCRIPTION_MAX_CHARS, f) != C_OK) return C_ERR;
     copy_str(description, DESC_MAX_BYTES, s);
     return C_OK;
@@ -211,29 +113,26 @@ static const char *const BACKING_TYPES[] = {"DATASTORE", "OTHER"};
 /* One StorageBacking {type, datastore_id?, storage_uri?}. */
 static int parse_backing(struct json_object *e, const char *elem, storage_backing_t *b,
                          vapi_failure_t *f) {
-    char field[FIELD_MAX];
+    char field[JSON_FIELD_MAX];
     const char *s;
-    if (!e || !json_object_is_type(e, json_type_object))
-        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type",
-                         "The field {0} must be an object.", elem, NULL);
-    char pfx[FIELD_MAX];
-    join(pfx, elem, ".", "");
-    if (get_string(e, pfx, "type", true, &s, f) != C_OK) return C_ERR;
-    bool known = false;
-    for (size_t i = 0; i < ARRAY_LEN(BACKING_TYPES); i++)
-        if (strcmp(s, BACKING_TYPES[i]) == 0) known = true;
-    field_name(field, pfx, "type");
-    if (!known) return invalid_value(field, s, f);
+    char pfx[JSON_FIELD_MAX];
+    if (json_field_check(e, elem, JF_OBJECT, f) != C_OK) return C_ERR;
+    json_field_join(pfx, elem, ".", "");
+    if (json_field_string(e, pfx, "type", true, &s, f) != C_OK) return C_ERR;
+    int known;
+    json_field_name(field, pfx, "type");
+    if (name_table_parse(BACKING_TYPES, ARRAY_LEN(BACKING_TYPES), s, &known) != C_OK)
+        return invalid_value(field, s, f);
     copy_str(b->type, sizeof(b->type), s);
-    if (get_string(e, pfx, "datastore_id", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(e, pfx, "datastore_id", false, &s, f) != C_OK) return C_ERR;
     if (s) {
-        field_name(field, pfx, "datastore_id");
+        json_field_name(field, pfx, "datastore_id");
         if (check_resource_id(field, s, f) != C_OK) return C_ERR;
         copy_str(b->datastore_id, sizeof(b->datastore_id), s);
     }
-    if (get_string(e, pfx, "storage_uri", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(e, pfx, "storage_uri", false, &s, f) != C_OK) return C_ERR;
     if (s) {
-        field_name(field, pfx, "storage_uri");
+        json_field_name(field, pfx, "storage_uri");
         if (check_plain_text(field, s, sizeof(b->storage_uri), f) != C_OK) return C_ERR;
         copy_str(b->storage_uri, sizeof(b->storage_uri), s);
     }
@@ -245,24 +144,24 @@ static int parse_backing(struct json_object *e, const char *elem, storage_backin
 int spec_library(struct json_object *body, const char *prefix, library_type_t type, library_t *out,
                  vapi_failure_t *f) {
     struct json_object *arr, *si;
-    char field[FIELD_MAX], elem[FIELD_MAX];
+    char field[JSON_FIELD_MAX], elem[JSON_FIELD_MAX];
     memset(out, 0, sizeof(*out));
     out->type = type;
-    if (check_body(body, prefix, true, f) != C_OK) return C_ERR;
+    if (json_field_body(body, prefix, true, f) != C_OK) return C_ERR;
     if (name_and_description(body, prefix, LIBRARY_NAME_MAX_CHARS, out->name, out->description,
                              f) != C_OK)
         return C_ERR;
-    if (get_field(body, prefix, "storage_backings", K_ARRAY, false, &arr, f) != C_OK) return C_ERR;
+    if (json_field_array(body, prefix, "storage_backings", false, &arr, f) != C_OK) return C_ERR;
     if (arr) {
         size_t n = json_object_array_length(arr);
-        field_name(field, prefix, "storage_backings");
+        json_field_name(field, prefix, "storage_backings");
         if (n > 1)
             return vapi_fail(f, VAPI_UNSUPPORTED, "multiple_storage_backings_unsupported",
                              "The field {0} lists more than one storage backing, which is not "
                              "supported.",
                              field, NULL);
         for (size_t i = 0; i < n; i++) {
-            elem_name(elem, field, i);
+            json_field_elem(elem, field, i);
             if (parse_backing(json_object_array_get_idx(arr, i), elem, &out->backings[i], f) !=
                 C_OK)
                 return C_ERR;
@@ -271,7 +170,7 @@ int spec_library(struct json_object *body, const char *prefix, library_type_t ty
     }
     if (type != LIBRARY_SUBSCRIBED) return C_OK;
     /* Last, so no earlier failure has to free the copy. */
-    if (get_field(body, prefix, "subscription_info", K_OBJECT, true, &si, f) != C_OK) return C_ERR;
+    if (json_field_object(body, prefix, "subscription_info", true, &si, f) != C_OK) return C_ERR;
     out->subscription_info_json = strdup(json_object_to_json_string_ext(si, JSON_C_TO_STRING_PLAIN));
     if (!out->subscription_info_json)
         return vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "out_of_memory",
@@ -293,20 +192,20 @@ static int check_item_type(const char *field, const char *s, vapi_failure_t *f) 
 
 /* library_id is checked first: nothing else matters if it cannot name a library. */
 int spec_item(struct json_object *body, const char *prefix, item_t *out, vapi_failure_t *f) {
-    char field[FIELD_MAX];
+    char field[JSON_FIELD_MAX];
     const char *s;
     memset(out, 0, sizeof(*out));
-    if (check_body(body, prefix, true, f) != C_OK) return C_ERR;
-    if (get_string(body, prefix, "library_id", true, &s, f) != C_OK) return C_ERR;
-    field_name(field, prefix, "library_id");
+    if (json_field_body(body, prefix, true, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "library_id", true, &s, f) != C_OK) return C_ERR;
+    json_field_name(field, prefix, "library_id");
     if (check_resource_id(field, s, f) != C_OK) return C_ERR;
     copy_str(out->library_id, sizeof(out->library_id), s);
     if (name_and_description(body, prefix, ITEM_NAME_MAX_CHARS, out->name, out->description, f) !=
         C_OK)
         return C_ERR;
-    if (get_string(body, prefix, "type", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "type", false, &s, f) != C_OK) return C_ERR;
     if (s) {
-        field_name(field, prefix, "type");
+        json_field_name(field, prefix, "type");
         if (check_item_type(field, s, f) != C_OK) return C_ERR;
         copy_str(out->type, sizeof(out->type), s);
     }
@@ -315,11 +214,11 @@ int spec_item(struct json_object *body, const char *prefix, item_t *out, vapi_fa
 
 /* A find-by-name string: anything a stored name could be (valid UTF-8, fits the buffer). */
 static int find_name(struct json_object *body, const char *prefix, char *out, vapi_failure_t *f) {
-    char field[FIELD_MAX];
+    char field[JSON_FIELD_MAX];
     const char *s;
-    if (get_string(body, prefix, "name", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "name", false, &s, f) != C_OK) return C_ERR;
     if (!s) return C_OK;
-    field_name(field, prefix, "name");
+    json_field_name(field, prefix, "name");
     if (strlen(s) >= NAME_MAX_BYTES || !valid_utf8(s, strlen(s))) return invalid_value(field, s, f);
     copy_str(out, NAME_MAX_BYTES, s);
     return C_OK;
@@ -335,13 +234,13 @@ int spec_library_find(struct json_object *body, const char *prefix, library_find
                       vapi_failure_t *f) {
     const char *s;
     memset(out, 0, sizeof(*out));
-    if (check_body(body, prefix, false, f) != C_OK) return C_ERR;
+    if (json_field_body(body, prefix, false, f) != C_OK) return C_ERR;
     if (!body) return empty_find(f);
     if (find_name(body, prefix, out->name, f) != C_OK) return C_ERR;
-    if (get_string(body, prefix, "type", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "type", false, &s, f) != C_OK) return C_ERR;
     if (s && *s) {
-        char field[FIELD_MAX];
-        field_name(field, prefix, "type");
+        char field[JSON_FIELD_MAX];
+        json_field_name(field, prefix, "type");
         if (library_type_parse(s, &out->type) != C_OK) return invalid_value(field, s, f);
         out->has_type = true;
     }
@@ -352,30 +251,26 @@ int spec_library_find(struct json_object *body, const char *prefix, library_find
 /* As spec_library_find; source_id and other fields we cannot filter on are ignored. */
 int spec_item_find(struct json_object *body, const char *prefix, item_find_t *out,
                    vapi_failure_t *f) {
-    char field[FIELD_MAX];
+    char field[JSON_FIELD_MAX];
     const char *s;
-    struct json_object *cached;
     memset(out, 0, sizeof(*out));
-    if (check_body(body, prefix, false, f) != C_OK) return C_ERR;
+    if (json_field_body(body, prefix, false, f) != C_OK) return C_ERR;
     if (!body) return empty_find(f);
     if (find_name(body, prefix, out->name, f) != C_OK) return C_ERR;
-    if (get_string(body, prefix, "library_id", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "library_id", false, &s, f) != C_OK) return C_ERR;
     if (s && *s) {
-        field_name(field, prefix, "library_id");
+        json_field_name(field, prefix, "library_id");
         if (check_resource_id(field, s, f) != C_OK) return C_ERR;
         copy_str(out->library_id, sizeof(out->library_id), s);
     }
-    if (get_string(body, prefix, "type", false, &s, f) != C_OK) return C_ERR;
+    if (json_field_string(body, prefix, "type", false, &s, f) != C_OK) return C_ERR;
     if (s && *s) {
-        field_name(field, prefix, "type");
+        json_field_name(field, prefix, "type");
         if (check_item_type(field, s, f) != C_OK) return C_ERR;
         copy_str(out->type, sizeof(out->type), s);
     }
-    if (get_field(body, prefix, "cached", K_BOOL, false, &cached, f) != C_OK) return C_ERR;
-    if (cached) {
-        out->has_cached = true;
-        out->cached = json_object_get_boolean(cached);
-    }
+    if (json_field_bool(body, prefix, "cached", false, &out->has_cached, &out->cached, f) != C_OK)
+        return C_ERR;
     if (!out->name[0] && !out->library_id[0] && !out->type[0] && !out->has_cached)
         return empty_find(f);
     return C_OK;
