@@ -10,6 +10,7 @@
 
 #include "core/privilege.h"
 #include "core/session.h"
+#include "core/validate.h"
 #include "core/spec.h"
 #include "net/api.h"
 
@@ -104,6 +105,16 @@ static const char *first_privilege(uint32_t privs) {
     return "";
 }
 
+/* The state named by a NOT_ALLOWED_IN_CURRENT_STATE message, read when the store did not say. */
+static void on_state_for_message(void *arg, store_status_t st, const update_session_t *s,
+                                 int64_t now_ms) {
+    call_t *c = arg;
+    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    update_session_t seen = *s;
+    session_observe(&seen, now_ms);
+    call_fail_store(c, ST_STATE_CHANGED, session_state_name(seen.state));
+}
+
 void call_fail_store(call_t *c, store_status_t st, const char *detail) {
     vapi_failure_t f;
     const char *subject = c->subject ? c->subject : (c->op->subject ? c->op->subject : "resource");
@@ -152,12 +163,20 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
                   "The client_token {0} was already used to create an update session for "
                   "another library item.", c->aux, NULL);
         break;
-    case ST_STATE_CHANGED:
-        /* args as vCenter sends them: operation, state (c->aux holds the operation). */
+    case ST_STATE_CHANGED: {
+        /* args as vCenter sends them: operation, state. A store answer that did not say the
+         * state (file operations) costs one more read, on this error path only. */
+        char item[ID_MAX];
+        if (!detail[0] && parse_session_id(c->id, item)) {
+            store_session_get(c->app->store, &c->auth, c->id, on_state_for_message, c);
+            return;
+        }
+        const char *op = strrchr(c->op->name, '.');
         vapi_fail(&f, VAPI_NOT_ALLOWED_IN_CURRENT_STATE, "update_session_invalid_state",
                   "The operation {0} can not be invoked when the update session is in the {1} "
-                  "state.", c->aux, detail, NULL);
+                  "state.", op ? op + 1 : c->op->name, detail, NULL);
         break;
+    }
     case ST_NO_FILE:
         vapi_fail(&f, VAPI_INVALID_ARGUMENT, "file_not_found",
                   "The file {0} is not part of the update session {1}.", c->aux, sid, NULL);

@@ -103,7 +103,7 @@ static void on_files(void *arg, store_status_t st, const session_file_t *files, 
 
 void op_file_list(call_t *c) {
     if (!file_session(c)) return;
-    store_file_list(c->app->store, &c->auth, c->id, false, on_files, c);
+    store_file_list(c->app->store, &c->auth, c->id, true, on_files, c);
 }
 
 void op_file_remove(call_t *c) {
@@ -140,7 +140,6 @@ static void on_validate_files(void *arg, store_status_t st, const session_file_t
 
 void op_file_validate(call_t *c) {
     if (!file_session(c)) return;
-    copy_str(c->aux, sizeof(c->aux), "validate");
     store_file_list(c->app->store, &c->auth, c->id, true, on_validate_files, c);
 }
 

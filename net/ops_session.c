@@ -132,8 +132,7 @@ static void on_changed(void *arg, store_status_t st, const char *detail) {
 static void on_completed(void *arg, store_status_t st, char *const *ids, size_t n) {
     call_t *c = arg;
     bool *pulls_pending = c->extra;
-    if (st == ST_FILES_NOT_READY) { call_fail_store(c, st, n ? ids[0] : ""); return; }
-    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
+    if (st != ST_OK) { call_fail_store(c, st, n ? ids[0] : NULL); return; }
     char item[ID_MAX];
     if (parse_session_id(c->id, item))
         for (size_t i = 0; i < n; i++) blob_unlink_item_blob(c->app->cfg.storage_dir, item, ids[i]);
@@ -174,7 +173,6 @@ void op_session_change(call_t *c) {
     session_change_init(&ch, event_of(c->op));
     static vapi_message_t client_error; /* copied by the store before it returns */
     if (read_change_input(c, &ch, &client_error, &f) != C_OK) { call_fail(c, &f); return; }
-    copy_str(c->aux, sizeof(c->aux), session_event_name(ch.event));
     if (ch.event == EV_COMPLETE) {
         c->extra = calloc(1, sizeof(bool));
         if (!c->extra) { call_fail_store(c, ST_INTERNAL, NULL); return; }

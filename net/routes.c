@@ -11,6 +11,7 @@
 #include "core/privilege.h"
 #include "core/validate.h"
 #include "net/api.h"
+#include "net/soap.h"
 
 #define CL "/api/content/library"
 #define RCL "/rest/com/vmware/content/library"
@@ -221,6 +222,7 @@ static const operation_t *find_operation(const http_request_t *req, flavour_t fl
 
 void api_handle(http_request_t *req, void *arg) {
     app_t *app = arg;
+    if (soap_handles(req)) { soap_handle(req, app); return; }
     flavour_t flavour = flavour_of(req->path);
     char action[64];
     const char *act = http_query_param(req, flavour == FLAVOUR_REST ? "~action" : "action",

@@ -150,7 +150,9 @@ static void upload_end(upload_t *u, const vapi_message_t *error) {
     store_transfer_end(u->app->store, u->session_id, r->name, r->blob, r, on_upload_recorded, u);
 }
 
+/* Ends the transfer in ERROR (once: `failed` stops every later path from ending it again). */
 static void upload_fail(upload_t *u, int status, const vapi_failure_t *f) {
+    u->failed = true;
     u->fail_status = status;
     if (u->writer) { blob_writer_abort(u->writer); u->writer = NULL; }
     upload_end(u, &f->msg);
@@ -264,14 +266,12 @@ static int upload_data(http_request_t *req, const char *data, size_t len, void *
         vapi_fail(f, VAPI_INVALID_ARGUMENT, "file_size_mismatch",
                   "The file {0} was declared with size {1} but more bytes arrived.",
                   u->file.name, want, NULL);
-        u->failed = true;
         upload_fail(u, 400, f);
         return -1;
     }
     if (blob_writer_write(u->writer, data, len) != C_OK) {
         vapi_fail(f, VAPI_UNABLE_TO_ALLOCATE_RESOURCE, "storage_write_failed",
                   "The file {0} could not be written to storage.", u->file.name, NULL);
-        u->failed = true;
         upload_fail(u, 500, f);
         return -1;
     }
@@ -292,7 +292,7 @@ static void upload_finish(http_request_t *req, bool complete, void *arg) {
     vapi_failure_t f;
     if (!complete) {
         u->gone = true;
-        if (!u->begun) return; /* on_upload_begun sees `gone` and ends it */
+        if (!u->begun || u->failed) return; /* on_upload_begun or the pending end answers */
         char got[24];
         snprintf(got, sizeof(got), "%lld", (long long)u->bytes);
         vapi_fail(&f, VAPI_INVALID_ARGUMENT, "upload_interrupted",

@@ -319,3 +319,4 @@ END {
 cat "$RESULTS" >>"$OUT/summary.txt"
 cat "$OUT/summary.txt"
 echo "wrk outputs: $OUT/"
+sh scripts/bench-expiry.sh

@@ -1,10 +1,10 @@
 -- file_get.lua: one file of a session: the session's record, else the item's file of that name.
--- Any session state; activity when ACTIVE. KEYS[2..7] and ARGV[3..8] as session_lib's file_ctx;
+-- The session must be ACTIVE (File operations are refused otherwise); activity. KEYS[2..7] and ARGV[3..8] as session_lib's file_ctx;
 -- ARGV[9] name. Answer: {'OK', 'S', session record} | {'OK', 'I', item file} | {'NO_FILE'}
 -- (also for a file the session removed) | {'NOT_FOUND'}.
 local c = file_ctx(2, 3)
 local name = ARGV[9]
-local refused, state = file_session_check(c, 'any', now)
+local refused, state = file_session_check(c, 'active', now)
 if refused then return refused end
 if state == 'ACTIVE' then file_touch(c, now) end
 local text = redis.call('HGET', c.files, name)

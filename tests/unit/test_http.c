@@ -4,7 +4,9 @@
  * bound. Covers parsing (query, Content-Length and chunked bodies, percent-decoding),
  * keep-alive and pipelining (also with an asynchronous handler), every limit (413, 431,
  * request deadline, idle timeout, max_connections, EMFILE pause), refusals (400, 505),
- * clients leaving before an asynchronous answer, and server stop/free with work in flight. */
+ * clients leaving before an asynchronous answer, server stop/free with work in flight, and
+ * streamed request bodies (checksummed pieces, pause/resume and the memory bound, chunked,
+ * refusals before and during the body, cuts, idle timeout, 100-continue at resume). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +57,36 @@ typedef struct {
 } world_t;
 
 static world_t W;
+
+typedef enum { ACT_NONE, ACT_RESUME, ACT_ANSWER } stream_act_t;
+
+/* The streaming application: takes PUT/POST /up/..., checksums what on_data sees, and answers
+ * with "bytes=<n> sum=<checksum>" (or as a test tells it). */
+typedef struct {
+    /* what the test asks */
+    bool refuse_on_start;   /* answer 404 from inside on_start */
+    bool hold_start;        /* do not resume in on_start: the test does */
+    uint64_t fail_after;    /* on_data returns -1 once this many bytes arrived (0: never) */
+    int fail_answer_ms;     /* ... and a 400 answers it this much later (default 20) */
+    size_t pause_every;     /* pause from on_data after each this many bytes ... */
+    int resume_ms;          /* ... and resume from a timer this much later */
+    bool async_answer;      /* answer on_end(true) from a timer (else from inside on_end) */
+    bool answer_in_cut_end; /* answer (free) from inside on_end(false) */
+    /* what the application saw */
+    int matches, starts, data_calls, ends, ends_ok, ends_cut, pauses, wrong_req;
+    uint64_t bytes, sum;
+    size_t since_pause, max_piece;
+    int64_t declared;
+    char path[64];
+    bool failed;
+    http_request_t *req;    /* the streamed request until answered (orphaned ones too) */
+    struct event *ev;       /* the one pending action */
+    stream_act_t act;
+    int act_status;
+} stream_world_t;
+
+static stream_world_t S;
+static int want_starts = 1; /* what stream_started() waits for */
 static char *large_body;
 
 /* The answer every test expects: "<method> <path>|<body>", or a big body for /large. */
@@ -177,14 +209,21 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    if (S.ev)
+        event_free(S.ev);
+    S.ev = NULL;
     if (W.srv)
         http_server_free(W.srv);
+    if (S.req) /* orphaned by now: answering frees it */
+        http_respond(S.req, 500, NULL, NULL, 0, NULL);
     for (int i = 0; i < W.nheld; i++)
         if (W.held[i])
             http_respond(W.held[i], 500, NULL, NULL, 0, NULL);
     if (W.base)
         event_base_free(W.base);
     memset(&W, 0, sizeof W);
+    memset(&S, 0, sizeof S);
+    want_starts = 1;
     return 0;
 }
 
@@ -1052,6 +1091,571 @@ static void test_method_names(void **state)
     cl_close(cl);
 }
 
+/* ---------- streamed request bodies ---------- */
+
+/* Exported by net/http.c for tests only: the largest input backlog of a streamed request. */
+extern size_t http_test_stream_peak_input;
+
+
+#define FNV_PRIME 1099511628211ULL
+#define FNV_BASIS 14695981039346656037ULL
+
+static uint8_t pattern(uint64_t i)
+{
+    return (uint8_t)(((i * 2654435761u) >> 11) ^ (i >> 20));
+}
+
+static uint64_t sum_update(uint64_t sum, const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sum = (sum ^ (uint8_t)p[i]) * FNV_PRIME;
+    return sum;
+}
+
+static void stream_answer(int status)
+{
+    http_request_t *req = S.req;
+    S.req = NULL;
+    if (!req)
+        return;
+    char out[128];
+    int n = snprintf(out, sizeof out, "bytes=%llu sum=%016llx", (unsigned long long)S.bytes,
+                     (unsigned long long)S.sum);
+    http_respond(req, status, "text/plain", out, (size_t)n, NULL);
+}
+
+static void on_stream_act(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    stream_act_t act = S.act;
+    S.act = ACT_NONE;
+    if (act == ACT_RESUME && S.req)
+        http_stream_resume(S.req); /* a no-op if the stream was cut meanwhile */
+    else if (act == ACT_ANSWER)
+        stream_answer(S.act_status);
+}
+
+static void stream_schedule(stream_act_t act, int status, int ms)
+{
+    if (!S.ev)
+        S.ev = evtimer_new(W.base, on_stream_act, NULL);
+    S.act = act;
+    S.act_status = status;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(S.ev, &tv);
+}
+
+static bool st_match(const http_request_t *req, void *arg)
+{
+    (void)arg;
+    S.matches++;
+    return (req->method == HTTP_PUT || req->method == HTTP_POST) && req->path &&
+           strncmp(req->path, "/up/", 4) == 0 && http_header(req, "Host") != NULL;
+}
+
+static void st_start(http_request_t *req, void *arg)
+{
+    (void)arg;
+    S.starts++;
+    S.req = req;
+    S.declared = http_content_length(req);
+    snprintf(S.path, sizeof S.path, "%s", req->path);
+    S.bytes = 0;
+    S.sum = FNV_BASIS;
+    S.since_pause = 0;
+    if (S.refuse_on_start) {
+        S.req = NULL;
+        http_respond(req, 404, "text/plain", "no such upload", 14, NULL);
+        return;
+    }
+    if (!S.hold_start)
+        http_stream_resume(req);
+}
+
+static int st_data(http_request_t *req, const char *data, size_t len, void *arg)
+{
+    (void)arg;
+    S.data_calls++;
+    if (req != S.req || S.failed)
+        S.wrong_req++;
+    if (len > S.max_piece)
+        S.max_piece = len;
+    S.sum = sum_update(S.sum, data, len);
+    S.bytes += len;
+    if (S.fail_after && S.bytes >= S.fail_after) {
+        S.failed = true;
+        /* the refusal is answered asynchronously */
+        stream_schedule(ACT_ANSWER, 400, S.fail_answer_ms ? S.fail_answer_ms : 20);
+        return -1;
+    }
+    if (S.pause_every) {
+        S.since_pause += len;
+        if (S.since_pause >= S.pause_every) {
+            S.since_pause = 0;
+            S.pauses++;
+            http_stream_pause(req);
+            stream_schedule(ACT_RESUME, 0, S.resume_ms);
+        }
+    }
+    return 0;
+}
+
+static void st_end(http_request_t *req, bool complete, void *arg)
+{
+    (void)arg;
+    S.ends++;
+    if (req != S.req)
+        S.wrong_req++;
+    if (!complete) {
+        S.ends_cut++;
+        if (S.answer_in_cut_end)
+            stream_answer(500); /* orphaned: this only frees */
+        return;               /* else the test answers (frees) it later */
+    }
+    S.ends_ok++;
+    if (S.async_answer)
+        stream_schedule(ACT_ANSWER, 200, 20);
+    else
+        stream_answer(200);
+}
+
+static void stream_on(void)
+{
+    http_stream_t st = {st_match, st_start, st_data, st_end, NULL};
+    http_server_set_stream(W.srv, &st);
+}
+
+static void stream_srv_start(const http_limits_t *l)
+{
+    srv_start(l);
+    stream_on();
+}
+
+/* Sends `total` pattern bytes (offsets from `from`) in blocks, as they are or as chunks, with a
+ * loop pause between blocks; returns the checksum the server should see. */
+static uint64_t send_body(client_t *cl, uint64_t from, uint64_t total, size_t block, bool chunked,
+                          int gap_ms, uint64_t sum)
+{
+    char *buf = malloc(block);
+    for (uint64_t off = 0; off < total;) {
+        size_t n = total - off < block ? (size_t)(total - off) : block;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)pattern(from + off + i);
+        if (chunked) {
+            char hdr[32];
+            snprintf(hdr, sizeof hdr, "%zx\r\n", n);
+            cl_sends(cl, hdr);
+        }
+        cl_send(cl, buf, n);
+        if (chunked)
+            cl_sends(cl, "\r\n");
+        sum = sum_update(sum, buf, n);
+        off += n;
+        if (gap_ms)
+            pump(gap_ms);
+    }
+    free(buf);
+    return sum;
+}
+
+/* Sends pattern bytes without blocking until the server answers or stops taking them (it may
+ * close with unread data: a send error ends the loop too); returns what was sent. */
+static uint64_t send_until_answer(client_t *cl, uint64_t total)
+{
+    static char buf[64 * 1024];
+    uint64_t off = 0;
+    long deadline = now_ms() + WAIT_MS;
+    while (off < total && now_ms() < deadline) {
+        size_t n = total - off < sizeof buf ? (size_t)(total - off) : sizeof buf;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)pattern(off + i);
+        ssize_t w = send(cl->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            off += (uint64_t)w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            break;
+        pump(1);
+        cl_recv(cl);
+        if (cl->len > 0 || cl->eof)
+            break;
+    }
+    return off;
+}
+
+static void expect_stream_answer(client_t *cl, uint64_t bytes, uint64_t sum)
+{
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    char want[128];
+    snprintf(want, sizeof want, "bytes=%llu sum=%016llx", (unsigned long long)bytes,
+             (unsigned long long)sum);
+    assert_string_equal(r.body, want);
+    assert_null(strcasestr(r.head, "Connection: close"));
+    resp_free(&r);
+}
+
+static bool stream_ended(void) { return S.ends >= 1; }
+static bool stream_started(void) { return S.starts >= want_starts; }
+
+#define MIB (1024u * 1024u)
+
+static void test_stream_content_length(void **state)
+{
+    (void)state;
+    S.async_answer = true;
+    stream_srv_start(NULL);
+    client_t *cl = cl_open();
+    const uint64_t total = 5 * MIB + 123;
+    char head[256];
+    snprintf(head, sizeof head, "PUT /up/t1/disk.vmdk HTTP/1.1\r\nHost: t\r\n"
+                                "Content-Length: %llu\r\n\r\n", (unsigned long long)total);
+    cl_sends(cl, head);
+    uint64_t sum = send_body(cl, 0, total, 100 * 1000 + 7, false, 1, FNV_BASIS);
+    expect_stream_answer(cl, total, sum);
+    assert_int_equal(S.starts, 1);
+    assert_int_equal(S.ends_ok, 1);
+    assert_int_equal(S.ends, 1);
+    assert_int_equal(S.wrong_req, 0);
+    assert_true(S.data_calls > 1);
+    assert_int_equal(S.declared, (int64_t)total);
+    assert_string_equal(S.path, "/up/t1/disk.vmdk");
+    assert_int_equal(W.calls, 0); /* the handler never saw it */
+    /* Keep-alive goes on: a normal request, then another streamed one. */
+    roundtrip(cl, "GET /after HTTP/1.1\r\nHost: t\r\n\r\n", "GET /after|");
+    assert_int_equal(W.calls, 1);
+    cl_sends(cl, "POST /up/t2 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc");
+    expect_stream_answer(cl, 3, sum_update(FNV_BASIS, "abc", 3));
+    /* Content-Length: 0 streams too: on_end(true) without on_data. */
+    int calls = S.data_calls;
+    cl_sends(cl, "PUT /up/empty HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    expect_stream_answer(cl, 0, FNV_BASIS);
+    assert_int_equal(S.data_calls, calls);
+    /* Paused inside the last on_data: the end of the message comes after the resume. */
+    S.pause_every = 3;
+    S.resume_ms = 30;
+    cl_sends(cl, "PUT /up/last HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nabcdef");
+    pump(15);
+    assert_int_equal(S.ends_ok, 3);
+    assert_int_equal(S.bytes, 6);
+    expect_stream_answer(cl, 6, sum_update(FNV_BASIS, "abcdef", 6));
+    assert_int_equal(S.pauses, 1);
+    assert_int_equal(S.ends_ok, 4);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.accepted, 1);
+    assert_int_equal(st.requests, 5);
+    assert_int_equal(st.orphaned, 0);
+    cl_close(cl);
+}
+
+static void test_stream_memory_bound(void **state)
+{
+    (void)state;
+    S.pause_every = 4 * MIB;
+    S.resume_ms = 5;
+    stream_srv_start(NULL);
+    http_test_stream_peak_input = 0;
+    client_t *cl = cl_open();
+    const uint64_t total = 64ull * MIB;
+    cl_sends(cl, "PUT /up/big HTTP/1.1\r\nHost: t\r\nContent-Length: 67108864\r\n\r\n");
+    uint64_t sum = send_body(cl, 0, total, 256 * 1024, false, 0, FNV_BASIS);
+    expect_stream_answer(cl, total, sum);
+    assert_true(S.pauses >= 15); /* every 4 MiB or a little more */
+    assert_int_equal(S.ends_ok, 1);
+    assert_int_equal(S.wrong_req, 0);
+    /* Nothing piles up in the server: at most a read or two, whatever the client sends. */
+    assert_true(http_test_stream_peak_input > 0);
+    assert_true(http_test_stream_peak_input <= 128 * 1024);
+    assert_true(S.max_piece <= 128 * 1024);
+    cl_close(cl);
+}
+
+static void test_stream_chunked(void **state)
+{
+    (void)state;
+    /* Pausing inside on_data while more chunks wait in the same read must lose nothing. */
+    S.pause_every = 7000;
+    S.resume_ms = 1;
+    stream_srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "POST /up/chunks HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    uint64_t sum = send_body(cl, 0, 300 * 1000, 1000, true, 0, FNV_BASIS);
+    sum = send_body(cl, 300 * 1000, 700 * 1000, 350 * 1000, true, 1, sum);
+    /* The last chunk, trailers and a pipelined request in one go. */
+    cl_sends(cl, "0\r\nX-Checksum: 1\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_stream_answer(cl, 1000 * 1000, sum);
+    assert_true(S.pauses >= 40);
+    assert_int_equal(S.declared, -1);
+    assert_int_equal(S.ends_ok, 1);
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_string_equal(r.body, "GET /next|");
+    resp_free(&r);
+    cl_close(cl);
+
+    /* A malformed chunk mid-body cuts the stream: on_end(false), the connection closes. */
+    cl = cl_open();
+    cl_sends(cl, "POST /up/bad HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\nzz\r\n");
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    assert_int_equal(S.ends_cut, 1);
+    assert_int_equal(S.bytes, 5);
+    assert_non_null(S.req);
+    stream_answer(500); /* orphaned: only frees */
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.orphaned, 1);
+    assert_int_equal(W.rejects, 0);
+    cl_close(cl);
+}
+
+static void test_stream_refused_on_start(void **state)
+{
+    (void)state;
+    S.refuse_on_start = true;
+    stream_srv_start(NULL);
+    /* The body is already on its way: the client still reads the 404, then the close. */
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/nosuch/f HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n");
+    send_until_answer(cl, 64 * 1024);
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(r.body, "no such upload");
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    cl_close(cl);
+
+    /* With "Expect: 100-continue" the refusal comes instead of the 100. */
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/nosuch/g HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 1000000\r\n\r\n");
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 404);
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    cl_close(cl);
+
+    /* Refused later, before resume (an asynchronous check). */
+    S.refuse_on_start = false;
+    S.hold_start = true;
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/late HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
+    pump_until(stream_started);
+    pump(20);
+    assert_int_equal(S.data_calls, 0); /* paused until resumed */
+    stream_answer(404);
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 404);
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    cl_close(cl);
+
+    assert_int_equal(S.starts, 3);
+    assert_int_equal(S.data_calls, 0);
+    assert_int_equal(S.ends, 0); /* answered before the end of the body: no on_end */
+    pump_until(no_connections);
+}
+
+static void test_stream_data_refused(void **state)
+{
+    (void)state;
+    S.fail_after = 256 * 1024;
+    stream_srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/fail HTTP/1.1\r\nHost: t\r\nContent-Length: 8388608\r\n\r\n");
+    send_until_answer(cl, 8 * MIB);
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, 3 * WAIT_MS) >= 0);
+    assert_true(S.bytes >= 256 * 1024 && S.bytes < 512 * 1024);
+    assert_int_equal(S.ends, 0);
+    assert_int_equal(S.wrong_req, 0); /* nothing delivered after -1 */
+    assert_null(S.req);
+    cl_close(cl);
+    pump_until(no_connections);
+
+    /* The client leaves after the refusal, before the answer: no on_end either; the answer
+     * only frees the orphaned request. */
+    S.fail_after = 10;
+    S.fail_answer_ms = 100;
+    S.failed = false;
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/fail2 HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123456789");
+    want_starts = 2;
+    pump_until(stream_started);
+    pump(20);
+    assert_true(S.failed);
+    cl_close(cl);
+    pump_until(no_connections);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.orphaned, 1);
+    assert_non_null(S.req);
+    pump(150); /* the answer frees it */
+    assert_null(S.req);
+    assert_int_equal(S.ends, 0);
+    assert_int_equal(S.wrong_req, 0);
+}
+
+static bool stream_bytes_1mib(void) { return S.bytes >= MIB; }
+
+static void test_stream_client_cut(void **state)
+{
+    (void)state;
+    stream_srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/cut HTTP/1.1\r\nHost: t\r\nContent-Length: 5242880\r\n\r\n");
+    send_body(cl, 0, MIB, 64 * 1024, false, 0, FNV_BASIS);
+    pump_until(stream_bytes_1mib);
+    cl_close(cl);
+    pump_until(stream_ended);
+    assert_int_equal(S.ends_cut, 1);
+    assert_int_equal(S.ends, 1);
+    pump_until(no_connections);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.orphaned, 1);
+    /* The orphaned request is still readable; answering only frees it. */
+    assert_string_equal(S.req->path, "/up/cut");
+    stream_answer(500);
+
+    /* Cut while paused (before resume): noticed by the watch; answered from inside on_end. */
+    S.hold_start = true;
+    S.answer_in_cut_end = true;
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/cut2 HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n");
+    want_starts = 2;
+    pump_until(stream_started);
+    cl_close(cl);
+    pump_until(no_connections);
+    assert_int_equal(S.ends_cut, 2);
+    assert_null(S.req); /* answered (freed) from inside on_end */
+    /* A resume scheduled before the cut is a no-op on the orphaned request. */
+    S.answer_in_cut_end = false;
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/cut3 HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n");
+    want_starts = 3;
+    pump_until(stream_started);
+    stream_schedule(ACT_RESUME, 0, 50);
+    cl_close(cl);
+    pump(100);
+    assert_int_equal(S.ends_cut, 3);
+    assert_int_equal(S.act, ACT_NONE); /* the resume ran */
+    stream_answer(500);
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.orphaned, 3);
+
+    /* Freeing the server cuts a stream in progress too. */
+    S.hold_start = false;
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/cut4 HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n0123");
+    want_starts = 4;
+    pump_until(stream_started);
+    pump(10);
+    assert_int_equal(S.bytes, 4);
+    http_server_free(W.srv);
+    W.srv = NULL;
+    assert_int_equal(S.ends_cut, 4);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    stream_answer(500);
+    cl_close(cl);
+}
+
+static void test_stream_idle_timeout(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.request_deadline_ms = 100; /* would cut this slow body: it does not apply */
+    l.idle_timeout_ms = 200;
+    stream_srv_start(&l);
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/slow HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n");
+    /* 50 bytes every 50 ms for 500 ms: longer than the deadline, never idle. */
+    uint64_t sum = FNV_BASIS;
+    for (int i = 0; i < 10; i++) {
+        pump(50);
+        sum = send_body(cl, (uint64_t)i * 50, 50, 50, false, 0, sum);
+    }
+    long took = wait_closed(cl, 1500);
+    assert_int_equal(S.bytes, 500);
+    assert_int_equal(S.sum, sum);
+    assert_true(took >= 150 && took < 1000);
+    assert_int_equal(S.ends_cut, 1);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.timeouts, 1);
+    stream_answer(500);
+    cl_close(cl);
+}
+
+static void test_stream_ignores_max_body(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_body_bytes = 1024;
+    stream_srv_start(&l);
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/large HTTP/1.1\r\nHost: t\r\nContent-Length: 204800\r\n\r\n");
+    uint64_t sum = send_body(cl, 0, 200 * 1024, 8192, false, 0, FNV_BASIS);
+    expect_stream_answer(cl, 200 * 1024, sum);
+    cl_sends(cl, "PUT /up/large HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    sum = send_body(cl, 0, 100 * 1024, 4096, true, 0, FNV_BASIS);
+    cl_sends(cl, "0\r\n\r\n");
+    expect_stream_answer(cl, 100 * 1024, sum);
+    /* Requests the matcher does not take keep the limit. */
+    cl_sends(cl, "PUT /other HTTP/1.1\r\nHost: t\r\nContent-Length: 2048\r\n\r\n");
+    expect_refusal(cl, 413);
+    cl_close(cl);
+    cl = cl_open();
+    cl_sends(cl, "PUT /up/x HTTP/1.0\r\nContent-Length: 2048\r\n\r\n"); /* no Host: no match */
+    expect_refusal(cl, 413);
+    cl_close(cl);
+    assert_int_equal(S.ends_ok, 2);
+    assert_true(S.matches >= 4);
+    assert_int_equal(W.rejects, 2);
+}
+
+static void test_stream_expect_continue(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.request_deadline_ms = 150;
+    l.idle_timeout_ms = 200;
+    S.hold_start = true;
+    stream_srv_start(&l);
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/exp HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 10\r\n\r\n");
+    pump_until(stream_started);
+    pump(300); /* paused longer than deadline and idle timeout: no timer runs while paused */
+    cl_recv(cl);
+    assert_int_equal(cl->len, 0);
+    assert_false(cl->eof);
+    http_stream_resume(S.req);
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 100);
+    resp_free(&r);
+    /* Only the first resume sends it. */
+    http_stream_pause(S.req);
+    http_stream_resume(S.req);
+    cl_sends(cl, "0123456789");
+    expect_stream_answer(cl, 10, sum_update(FNV_BASIS, "0123456789", 10));
+    assert_int_equal(cl->len, 0);
+    cl_close(cl);
+}
+
 int main(void)
 {
     large_body = malloc(LARGE_BODY);
@@ -1085,6 +1689,15 @@ int main(void)
         T(test_stop),
         T(test_emfile_pauses_listener),
         T(test_method_names),
+        T(test_stream_content_length),
+        T(test_stream_memory_bound),
+        T(test_stream_chunked),
+        T(test_stream_refused_on_start),
+        T(test_stream_data_refused),
+        T(test_stream_client_cut),
+        T(test_stream_idle_timeout),
+        T(test_stream_ignores_max_body),
+        T(test_stream_expect_continue),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

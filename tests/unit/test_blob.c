@@ -1,0 +1,362 @@
+/* tests/unit/test_blob.c: net/blob.c on a temporary storage directory: the writer's digests
+ * for every algorithm ("abc" vectors, also written in pieces, and the empty file), the layout
+ * (staging .part, final name, items/ link), abort, a failing write (file size limit),
+ * publish (idempotent, missing blob), discard of a session's staging directory, unlink of an
+ * item blob, and refusal of ids that could leave the storage directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "net/blob.h"
+
+#define ITEM "6f1c5e2a-item"
+#define UUID "0a4c6b8e-sess"
+#define SID ITEM ":" UUID
+#define BLOB "b10b0000-0000-4000-8000-000000000001"
+
+static char dir[64];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    strcpy(dir, "/tmp/test_blob.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static bool exists(const char *fmt, const char *a, const char *b)
+{
+    char rel[512], path[1024];
+    snprintf(rel, sizeof rel, fmt, a, b);
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void read_file(const char *rel, char *out, size_t size)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    size_t n = fread(out, 1, size - 1, fp);
+    out[n] = '\0';
+    fclose(fp);
+}
+
+static const struct {
+    checksum_alg_t alg;
+    const char *abc;
+    const char *empty;
+} VECTORS[] = {
+    {CHECKSUM_SHA1, "a9993e364706816aba3e25717850c26c9cd0d89d",
+     "da39a3ee5e6b4b0d3255bfef95601890afd80709"},
+    {CHECKSUM_MD5, "900150983cd24fb0d6963f7d28e17f72", "d41d8cd98f00b204e9800998ecf8427e"},
+    {CHECKSUM_SHA256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    {CHECKSUM_SHA512,
+     "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+     "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+     "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+     "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e"},
+};
+
+static void test_digests(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof VECTORS / sizeof VECTORS[0]; i++) {
+        char blob[64], hex[CHECKSUM_MAX], content[16], rel[256];
+        vapi_failure_t f;
+
+        /* "abc" in two writes */
+        snprintf(blob, sizeof blob, "abc-%zu", i);
+        blob_writer_t *w = blob_writer_open(dir, SID, blob, VECTORS[i].alg, &f);
+        assert_non_null(w);
+        assert_true(exists("staging/" ITEM "/" UUID "/%s.part", blob, NULL));
+        assert_int_equal(blob_writer_write(w, "a", 1), C_OK);
+        assert_int_equal(blob_writer_write(w, "", 0), C_OK);
+        assert_int_equal(blob_writer_write(w, "bc", 2), C_OK);
+        assert_int_equal(blob_writer_bytes(w), 3);
+        assert_int_equal(blob_writer_finish(w, hex), C_OK);
+        assert_string_equal(hex, VECTORS[i].abc);
+        assert_int_equal(strlen(hex), checksum_hex_len(VECTORS[i].alg));
+        assert_false(exists("staging/" ITEM "/" UUID "/%s.part", blob, NULL));
+        snprintf(rel, sizeof rel, "staging/" ITEM "/" UUID "/%s", blob);
+        read_file(rel, content, sizeof content);
+        assert_string_equal(content, "abc");
+
+        /* empty file */
+        snprintf(blob, sizeof blob, "empty-%zu", i);
+        w = blob_writer_open(dir, SID, blob, VECTORS[i].alg, &f);
+        assert_non_null(w);
+        assert_int_equal(blob_writer_bytes(w), 0);
+        assert_int_equal(blob_writer_finish(w, hex), C_OK);
+        assert_string_equal(hex, VECTORS[i].empty);
+        assert_true(exists("staging/" ITEM "/" UUID "/%s", blob, NULL));
+    }
+}
+
+static void test_large_in_pieces(void **state)
+{
+    (void)state;
+    /* 1,000,000 x 'a': the classic SHA-1 vector, written in odd-sized pieces. */
+    static char a[7919];
+    memset(a, 'a', sizeof a);
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    size_t left = 1000000;
+    while (left) {
+        size_t n = left < sizeof a ? left : sizeof a;
+        assert_int_equal(blob_writer_write(w, a, n), C_OK);
+        left -= n;
+    }
+    assert_int_equal(blob_writer_bytes(w), 1000000);
+    char hex[CHECKSUM_MAX];
+    assert_int_equal(blob_writer_finish(w, hex), C_OK);
+    assert_string_equal(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
+static void test_abort_removes_part(void **state)
+{
+    (void)state;
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA256, &f);
+    assert_non_null(w);
+    assert_int_equal(blob_writer_write(w, "partial", 7), C_OK);
+    assert_true(exists("staging/" ITEM "/" UUID "/%s.part", BLOB, NULL));
+    blob_writer_abort(w);
+    assert_false(exists("staging/" ITEM "/" UUID "/%s.part", BLOB, NULL));
+    assert_false(exists("staging/" ITEM "/" UUID "/%s", BLOB, NULL));
+    blob_writer_abort(NULL); /* harmless */
+}
+
+static void test_exclusive_create(void **state)
+{
+    (void)state;
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    memset(&f, 0, sizeof f);
+    assert_null(blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA1, &f));
+    assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
+    assert_non_null(strstr(f.msg.default_message, "staging/" ITEM "/" UUID "/" BLOB ".part"));
+    assert_null(strstr(f.msg.default_message, dir)); /* relative path only */
+    assert_non_null(strstr(f.msg.default_message, "File exists"));
+    blob_writer_abort(w);
+}
+
+/* A write the kernel refuses (file size limit: EFBIG): the writer reports it with errno,
+ * refuses to finish, and removes the .part file. */
+static void test_write_error(void **state)
+{
+    (void)state;
+    struct rlimit old, lim;
+    getrlimit(RLIMIT_FSIZE, &old);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 4096;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    static char buf[8192];
+    errno = 0;
+    int rc = blob_writer_write(w, buf, sizeof buf);
+    int err = errno;
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(rc, C_ERR);
+    assert_int_equal(err, EFBIG);
+    assert_int_equal(blob_writer_write(w, "x", 1), C_ERR); /* stays failed */
+    char hex[CHECKSUM_MAX];
+    assert_int_equal(blob_writer_finish(w, hex), C_ERR);
+    assert_false(exists("staging/" ITEM "/" UUID "/%s.part", BLOB, NULL));
+    assert_false(exists("staging/" ITEM "/" UUID "/%s", BLOB, NULL));
+}
+
+static void test_bad_ids(void **state)
+{
+    (void)state;
+    static const char *const sessions[] = {
+        "no-colon", ":uuid", "item:", "../x:uuid", "item:..", "it/em:uuid", "item:uu/id",
+        ".hidden:uuid", "item:.uuid", "",
+    };
+    vapi_failure_t f;
+    for (size_t i = 0; i < sizeof sessions / sizeof sessions[0]; i++) {
+        assert_null(blob_writer_open(dir, sessions[i], BLOB, CHECKSUM_SHA1, &f));
+        assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
+        assert_int_equal(blob_publish(dir, sessions[i], BLOB), C_ERR);
+        blob_discard_session(dir, sessions[i]); /* no effect, no crash */
+    }
+    static const char *const blobs[] = {"", ".", "..", "../x", "a/b", ".part"};
+    for (size_t i = 0; i < sizeof blobs / sizeof blobs[0]; i++) {
+        assert_null(blob_writer_open(dir, SID, blobs[i], CHECKSUM_SHA1, &f));
+        assert_int_equal(blob_publish(dir, SID, blobs[i]), C_ERR);
+        blob_unlink_item_blob(dir, ITEM, blobs[i]);
+    }
+    assert_null(blob_writer_open(dir, NULL, BLOB, CHECKSUM_SHA1, &f));
+    assert_null(blob_writer_open(dir, SID, NULL, CHECKSUM_SHA1, &f));
+    assert_null(blob_writer_open(dir, SID, BLOB, CHECKSUM_ALG_COUNT, &f));
+    blob_unlink_item_blob(dir, "../x", BLOB);
+    blob_unlink_item_blob(dir, NULL, BLOB);
+    /* nothing was created outside (or inside) the storage directory */
+    assert_false(exists("staging", NULL, NULL));
+    assert_false(exists("items", NULL, NULL));
+}
+
+/* The item id may contain ':' itself: the session id splits at the last one. */
+static void test_item_with_colon(void **state)
+{
+    (void)state;
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, "lib:item:" UUID, BLOB, CHECKSUM_MD5, &f);
+    assert_non_null(w);
+    char hex[CHECKSUM_MAX];
+    assert_int_equal(blob_writer_finish(w, hex), C_OK);
+    assert_true(exists("staging/lib:item/" UUID "/%s", BLOB, NULL));
+}
+
+static void write_blob(const char *sid, const char *blob, const char *content)
+{
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, sid, blob, CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    assert_int_equal(blob_writer_write(w, content, strlen(content)), C_OK);
+    char hex[CHECKSUM_MAX];
+    assert_int_equal(blob_writer_finish(w, hex), C_OK);
+}
+
+static void test_publish(void **state)
+{
+    (void)state;
+    write_blob(SID, BLOB, "hello");
+    assert_int_equal(blob_publish(dir, SID, BLOB), C_OK);
+    char path_a[512], path_b[512];
+    snprintf(path_a, sizeof path_a, "%s/staging/" ITEM "/" UUID "/" BLOB, dir);
+    snprintf(path_b, sizeof path_b, "%s/items/" ITEM "/" BLOB, dir);
+    struct stat a, b;
+    assert_int_equal(stat(path_a, &a), 0);
+    assert_int_equal(stat(path_b, &b), 0);
+    assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev); /* a hard link, not a copy */
+    assert_int_equal(b.st_nlink, 2);
+    char content[16];
+    read_file("items/" ITEM "/" BLOB, content, sizeof content);
+    assert_string_equal(content, "hello");
+    /* again (a retried complete): EEXIST is success */
+    assert_int_equal(blob_publish(dir, SID, BLOB), C_OK);
+    /* a blob that was never staged */
+    errno = 0;
+    assert_int_equal(blob_publish(dir, SID, "never-staged"), C_ERR);
+    assert_int_equal(errno, ENOENT);
+    /* a .part (not READY) blob is not publishable under its final name */
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, "in-flight", CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    assert_int_equal(blob_publish(dir, SID, "in-flight"), C_ERR);
+    blob_writer_abort(w);
+
+    /* discarding the session leaves the published file */
+    blob_discard_session(dir, SID);
+    assert_int_equal(stat(path_b, &b), 0);
+    assert_int_equal(b.st_nlink, 1);
+}
+
+static void test_discard(void **state)
+{
+    (void)state;
+    write_blob(SID, "one", "1");
+    write_blob(SID, "two", "2");
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, "three", CHECKSUM_SHA1, &f); /* a .part */
+    assert_non_null(w);
+    write_blob(ITEM ":other-session", "four", "4");
+
+    blob_discard_session(dir, SID);
+    assert_false(exists("staging/" ITEM "/" UUID, NULL, NULL));
+    /* another session of the item keeps its files and the item's staging directory */
+    assert_true(exists("staging/" ITEM "/other-session/four", NULL, NULL));
+    blob_writer_abort(w); /* its file is gone already: no complaint */
+
+    blob_discard_session(dir, ITEM ":other-session");
+    assert_false(exists("staging/" ITEM, NULL, NULL)); /* last session: item dir goes too */
+    assert_true(exists("staging", NULL, NULL));
+    blob_discard_session(dir, ITEM ":other-session"); /* twice: nothing to do */
+
+    /* a new session of the same item recreates the directories */
+    write_blob(SID, "five", "5");
+    assert_true(exists("staging/" ITEM "/" UUID "/five", NULL, NULL));
+}
+
+static void test_unlink_item_blob(void **state)
+{
+    (void)state;
+    write_blob(SID, BLOB, "x");
+    assert_int_equal(blob_publish(dir, SID, BLOB), C_OK);
+    assert_true(exists("items/" ITEM "/%s", BLOB, NULL));
+    blob_unlink_item_blob(dir, ITEM, BLOB);
+    assert_false(exists("items/" ITEM "/%s", BLOB, NULL));
+    assert_true(exists("staging/" ITEM "/" UUID "/%s", BLOB, NULL)); /* the other link */
+    blob_unlink_item_blob(dir, ITEM, BLOB);     /* ENOENT: fine */
+    blob_unlink_item_blob(dir, "no-item", BLOB); /* ENOENT: fine */
+}
+
+/* A storage directory that cannot be written: INTERNAL_SERVER_ERROR naming the operation. */
+static void test_unwritable_storage(void **state)
+{
+    (void)state;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/file-not-dir", dir);
+    FILE *fp = fopen(sub, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    vapi_failure_t f;
+    assert_null(blob_writer_open(sub, SID, BLOB, CHECKSUM_SHA1, &f));
+    assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
+    assert_non_null(strstr(f.msg.default_message, "Cannot create the file staging/"));
+    assert_non_null(strstr(f.msg.default_message, "Not a directory"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_digests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_in_pieces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_abort_removes_part, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_item_with_colon, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unlink_item_blob, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unwritable_storage, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
