@@ -117,6 +117,7 @@ void op_session_create(call_t *c);
 void op_session_get(call_t *c);
 void op_session_list(call_t *c);
 void op_session_change(call_t *c);
+void op_download_session_list(call_t *c);
 void op_file_add(call_t *c);
 void op_file_get(call_t *c);
 void op_file_list(call_t *c);

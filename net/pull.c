@@ -39,6 +39,8 @@
  * Servers closing TLS without close_notify are accepted (most do); a body without a length
  * is then only protected against truncation by expected_size.
  *
+ * The process must ignore SIGPIPE (main does): libevent writes with writev and SSL_write.
+ *
  * HTTP. GET with Connection: close, no Accept-Encoding (so the bytes are the file), no
  * credentials (a URL with user:password@ is refused). Only 200 is success; redirects are not
  * followed (the thumbprint pins one server, and the URL the client gave is the one we fetch):
@@ -324,6 +326,8 @@ static void fail_connection(pull_t *p)
         char why[128] = "";
         if (known)
             snprintf(why, sizeof why, ": %s", strerror(err));
+        else if (p->http_error < 0) /* evhttp's "connect failed" path, errno already lost */
+            snprintf(why, sizeof why, ": the connection was refused or failed");
         FAIL(p, "pull_connect_failed", "Cannot connect to {0} port {1}{2}.", p->host, port, why);
         return;
     }

@@ -111,6 +111,10 @@ static const operation_t operations[] = {
     {"update_session.file.validate", HTTP_POST, CL US "/{}/file", RF "/{}", "validate", NULL,
      RESULT_VALUE, PRIV_NONE, false, "update session", -1, op_file_validate},
 
+    /* download sessions: not served yet; the list is empty (govc library.session.ls reads it) */
+    {"download_session.list", HTTP_GET, CL "/item/download-session", RCL "/item/download-session",
+     NULL, NULL, RESULT_VALUE, PRIV_NONE, false, NULL, -1, op_download_session_list},
+
     /* an item's published files */
     {"item.file.list", HTTP_GET, CL "/item/{}/file", RCL "/item/file", NULL, NULL, RESULT_VALUE,
      PRIV_SYSTEM_READ, false, "library item", -1, op_item_files},

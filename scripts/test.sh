@@ -125,7 +125,8 @@ if step redis start_redis; then
     USD_TEST_REDIS=127.0.0.1:$REDIS_PORT
     USD_BIN=$SAN/update-sessiond
     USD_SEED=$SAN/usd-seed
-    export USD_TEST_REDIS USD_BIN USD_SEED
+    USD_REQUIRE_GOVC=1 # the govc compatibility tests must run, not skip
+    export USD_TEST_REDIS USD_BIN USD_SEED USD_REQUIRE_GOVC
 
     if [ -x "$SAN/tests/itest_store" ]; then
         step itest_store "$SAN/tests/itest_store"

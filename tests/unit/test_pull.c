@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,8 @@ typedef struct {
     int raw_port;
     raw_mode_t raw_mode;
     raw_conn_t *raw_conns;
+    struct evhttp_request *stalled[4]; /* /stall requests: ended (or freed) at teardown */
+    int nstalled;
 
     /* what the pull reported */
     pull_t *p;
@@ -158,6 +161,8 @@ static void handler(struct evhttp_request *req, void *arg)
         evbuffer_add(b, body, 1000);
         evhttp_send_reply_chunk(req, b);
         evbuffer_free(b);
+        if (W.nstalled < 4)
+            W.stalled[W.nstalled++] = req;
     } else {
         evhttp_send_reply(req, 404, "Not Found", NULL);
     }
@@ -472,6 +477,7 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int group_setup(void **state)
 {
     (void)state;
+    signal(SIGPIPE, SIG_IGN); /* as the daemon does: libevent writes with writev/SSL_write */
     body = malloc(BODY_LEN);
     uint64_t x = 0x9E3779B97F4A7C15ull;
     for (size_t i = 0; i < BODY_LEN; i++) {
@@ -543,6 +549,10 @@ static int teardown(void **state)
         pull_cancel(W.p);
     while (W.raw_conns)
         raw_free(W.raw_conns);
+    /* a stalled request whose client left is detached from its connection and ours to free;
+     * one still connected is ended, and freed with the server */
+    for (int i = 0; i < W.nstalled; i++)
+        evhttp_send_reply_end(W.stalled[i]);
     if (W.raw)
         evconnlistener_free(W.raw);
     evhttp_free(W.http);
