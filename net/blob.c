@@ -6,17 +6,27 @@
  * (so never "." or ".." and never a hidden name), so a bad id can only fail, never escape
  * <dir>.
  *
- * Durability. Bytes of a .part file are not synced while they arrive: a crash loses the
+ * Durability. Bytes of a .part file are not made durable while they arrive: a crash loses the
  * transfer and the client (or the PULL) starts again, so per-write syncing would buy nothing.
  * blob_writer_finish() syncs the finished file once, renames it, and syncs the session's
  * staging directory, so a blob reported READY survives a crash. blob_publish() syncs the item
  * directory after the link (and its parents when it had to create them), so the published name
  * is on disk before the caller switches the item's file list to it in Redis.
  *
+ * That one fsync of a whole file would stall the event loop for as long as the disk needs to
+ * write all of its dirty pages: measured here (ext4 under gVisor) ~0.55 s for 1 GiB, and on a
+ * 100 MB/s disk it would be ~10 s. So the writer starts writeback of every WB_WINDOW bytes as
+ * soon as they are written (sync_file_range WRITE, asynchronous) and waits for the window two
+ * behind it (WAIT_BEFORE|WRITE|WAIT_AFTER): at most ~3 windows are ever dirty, the wait is
+ * spread over the transfer (max ~10-20 ms per window measured; when the disk is slower than the
+ * network it paces the socket reads, i.e. TCP backpressure), and the final fsync measured
+ * ~6 ms for 1 GiB. This is writeback scheduling, not durability (no metadata, no cache flush);
+ * the fsync at the end is still what makes the file durable.
+ *
  * Directories are created with mode 0777 and files with 0666, both reduced by the process
  * umask (the operator's choice). Everything here is synchronous file-system work on the event
- * loop thread: one open/mkdir per transfer, one write(2) per received piece, and the syncs at
- * the end (see README for their measured cost). */
+ * loop thread: one open/mkdir per transfer, one write(2) per received piece, the writeback
+ * pacing, and the syncs at the end. */
 #include "net/blob.h"
 
 #include <dirent.h>
@@ -33,6 +43,7 @@
 #include <openssl/evp.h>
 
 #define PART_SUFFIX ".part"
+#define WB_WINDOW (8 * 1024 * 1024)
 #define MKDIR_RETRIES 3
 
 struct blob_writer {
@@ -40,6 +51,7 @@ struct blob_writer {
     bool failed;        /* a write failed: finish refuses */
     EVP_MD_CTX *md;
     int64_t bytes;
+    int64_t wb_next;    /* writeback started for [0, wb_next) */
     char dir[PATH_MAX];   /* <dir>/staging/<item>/<uuid> */
     char part[PATH_MAX];  /* .../<blob>.part */
     char final[PATH_MAX]; /* .../<blob> */
@@ -257,6 +269,15 @@ int blob_writer_write(blob_writer_t *w, const void *data, size_t len)
         left -= (size_t)n;
     }
     w->bytes += (int64_t)len;
+    /* Writeback pacing (module comment). Advisory: an I/O error shows at the final fsync. */
+    while (w->bytes - w->wb_next >= WB_WINDOW) {
+        sync_file_range(w->fd, w->wb_next, WB_WINDOW, SYNC_FILE_RANGE_WRITE);
+        if (w->wb_next >= 2 * WB_WINDOW)
+            sync_file_range(w->fd, w->wb_next - 2 * WB_WINDOW, WB_WINDOW,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                                SYNC_FILE_RANGE_WAIT_AFTER);
+        w->wb_next += WB_WINDOW;
+    }
     return C_OK;
 }
 

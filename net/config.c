@@ -38,7 +38,7 @@ static const option_t options[] = {
     {"login-idle", OPT_INT, "SECONDS", "1800", "idle time after which a login token is forgotten", F(login_idle_s), 1, 86400 * 30},
     {"redis-timeout-ms", OPT_INT, "MS", "2000", "timeout of every Redis call", F(redis_timeout_ms), 10, 600000},
     {"sweep-interval-ms", OPT_INT, "MS", "250", "how often each instance looks for expired sessions (jittered)", F(sweep_interval_ms), 10, 60000},
-    {"sweep-batch", OPT_INT, "N", "500", "sessions expired per sweep step at most", F(sweep_batch), 1, 100000},
+    {"sweep-batch", OPT_INT, "N", "200", "sessions expired per sweep step at most", F(sweep_batch), 1, 100000},
     {"json-max-depth", OPT_INT, "N", "32", "deepest JSON nesting accepted in a request body", F(json_max_depth), 2, 1000},
     {"max-header-bytes", OPT_SIZE, "BYTES", "16384", "request line and headers larger than this get 431", F(http.max_header_bytes), 1024, 1 << 24},
     {"max-body-bytes", OPT_SIZE, "BYTES", "1048576", "JSON bodies larger than this get 413", F(http.max_body_bytes), 1024, 1 << 30},

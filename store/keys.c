@@ -18,7 +18,7 @@
  *   P {<item>}:lock                 string: id of the item's ACTIVE session (SET NX; PX =
  *                                   2 x session timeout + 60 s, a backstop only)
  *   P {<item>}:fence                counter, INCR at each session create
- *   P {<item>}:s:<uuid>             hash, session "<item>:<uuid>": {id, item, cv, state,
+ *   P {<item>}:s:<uuid>             hash, session "<item>:<uuid>": {item, cv, state,
  *                                   progress, deadline, created, owner, fence, wb (warning
  *                                   behavior JSON, optional), err (error_message JSON,
  *                                   optional), finished (once terminal), complete_requested

@@ -652,7 +652,7 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     if (c->retention_ms <= 0) c->retention_ms = 3600000;
     if (c->token_retention_ms <= 0) c->token_retention_ms = 86400000;
     if (c->sweep_interval_ms <= 0) c->sweep_interval_ms = 250;
-    if (c->sweep_batch <= 0) c->sweep_batch = 500;
+    if (c->sweep_batch <= 0) c->sweep_batch = 200;
     if (c->login_idle_ms <= 0) c->login_idle_ms = 1800000;
     st->prefix = xstrdup(prefix);
     st->prefix_len = strlen(prefix);

@@ -49,7 +49,7 @@ typedef struct {
     int64_t token_retention_ms;
     int64_t login_idle_ms;    /* login token idle timeout */
     int sweep_interval_ms;    /* sweeper period (jittered +-25%), default 250 */
-    int sweep_batch;          /* sessions per sweep script, default 500 */
+    int sweep_batch;          /* sessions per sweep script, default 200 */
 } store_config_t;
 
 typedef struct store store_t;

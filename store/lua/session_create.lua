@@ -30,7 +30,7 @@ if not redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5]) then
 end
 local fence = redis.call('INCR', KEYS[4])
 local deadline = now + tonumber(ARGV[4])
-redis.call('HSET', KEYS[5], 'id', sid, 'item', item_id, 'cv', it[2] or '1', 'state', 'ACTIVE',
+redis.call('HSET', KEYS[5], 'item', item_id, 'cv', it[2] or '1', 'state', 'ACTIVE',
            'progress', 0, 'deadline', deadline, 'created', now, 'owner', user, 'fence', fence)
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[5], 'wb', ARGV[7]) end
 redis.call('ZADD', KEYS[6], deadline, sid)

@@ -20,7 +20,8 @@ which does, in this order:
      20 ms each) runs from before T until the sweep is over; non-2xx answers and socket errors
      are counted. ZCARD P deadlines is polled every 50 ms from T; when it is 0, chunked EVALs
      count the records ACTIVE / ERROR and take the earliest and latest `finished` field (the
-     Redis TIME the sweeper expired them at). last ERROR - T is the bulk expiry time.
+     Redis TIME the sweeper expired them at). last ERROR - T is the bulk expiry time. SLOWLOG
+     (threshold 1 ms, reset at T) gives how many scripts ran >= 1 ms meanwhile, the longest.
   4. single-session latency, K times each, the record polled in Redis every 10 ms:
        1 sweeper : a fresh session on C (its own prefix, --session-timeout 1, only C sweeps);
        2 sweepers: a fresh session on A whose deadline is set to TIME + 1 s (A and B sweep).

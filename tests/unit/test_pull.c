@@ -655,7 +655,8 @@ static void test_idle_timeout_mid_body(void **state)
     int64_t took = ms_since(&W.started);
     expect_error("No data from");
     assert_int_equal(W.bytes, 1000);
-    assert_true(took >= 300 && took < 2000);
+    if (took < 280 || took >= 2000)
+        fail_msg("took %lld ms", (long long)took);
 }
 
 static void test_idle_timeout_no_answer(void **state)
@@ -668,7 +669,8 @@ static void test_idle_timeout_no_answer(void **state)
     run(WAIT_MS, true);
     int64_t took = ms_since(&W.started);
     expect_error("No data from");
-    assert_true(took >= 300 && took < 2000);
+    if (took < 280 || took >= 2000)
+        fail_msg("took %lld ms", (long long)took);
 }
 
 static void test_connect_refused(void **state)
@@ -699,7 +701,8 @@ static void test_connect_timeout_tls_handshake(void **state)
     run(WAIT_MS, true);
     int64_t took = ms_since(&W.started);
     expect_error("within 300 ms");
-    assert_true(took >= 300 && took < 2000);
+    if (took < 280 || took >= 2000)
+        fail_msg("took %lld ms", (long long)took);
 }
 
 static void test_progress_slow_transfer(void **state)
