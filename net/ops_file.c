@@ -12,28 +12,46 @@
 #include "core/validate.h"
 #include "net/api.h"
 
-/* The session a file operation is about: path id, else ?update_session_id=. */
+/* The session a file operation is about: path id, else ?update_session_id= (required then). */
 static bool file_session(call_t *c) {
     char item[ID_MAX];
-    if (!c->id[0]) http_query_param(c->req, "update_session_id", c->id, sizeof(c->id));
+    vapi_failure_t f;
+    if (!c->id[0] && !http_query_param(c->req, "update_session_id", c->id, sizeof(c->id))) {
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "missing_parameter",
+                  "The query parameter update_session_id is required.", NULL);
+        call_fail(c, &f);
+        return false;
+    }
     call_subject(c, "update session", c->id);
     if (parse_session_id(c->id, item)) return true;
     call_fail_store(c, ST_NOT_FOUND, NULL);
     return false;
 }
 
+/* A required string parameter (body field, or query parameter on GET). */
+static const char *required_param(call_t *c, const char *field, char *buf, size_t size) {
+    vapi_failure_t f;
+    bool wrong_type;
+    const char *v = call_param(c, field, buf, size, &wrong_type);
+    if (wrong_type)
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_field_type", "The field {0} must be a string.",
+                  field, NULL);
+    else if (!v || !v[0])
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "field_required", "The field {0} is required.", field,
+                  NULL);
+    else
+        return v;
+    call_fail(c, &f);
+    return NULL;
+}
+
 /* The file name: path segment (/api), else the body's file_name (/rest). Kept in c->aux for
  * messages. */
 static bool file_name(call_t *c) {
     vapi_failure_t f;
-    bool wrong_type;
     char buf[FILE_NAME_MAX];
-    const char *name = c->name[0] ? c->name : call_param(c, "file_name", buf, sizeof(buf), &wrong_type);
-    if (!name) {
-        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_argument", "The field file_name is required.", NULL);
-        call_fail(c, &f);
-        return false;
-    }
+    const char *name = c->name[0] ? c->name : required_param(c, "file_name", buf, sizeof(buf));
+    if (!name) return false;
     if (check_file_name("file_name", name, &f) != C_OK) { call_fail(c, &f); return false; }
     copy_str(c->aux, sizeof(c->aux), name);
     return true;
@@ -161,13 +179,18 @@ static void on_item_files(void *arg, store_status_t st, const item_file_t *files
     call_fail(c, &f);
 }
 
+/* GET .../item/{id}/file lists; ?name= (/api) or ~action=get with {"name"} (/rest) asks for
+ * one file, and then the name is required. */
 void op_item_files(call_t *c) {
     if (!c->id[0]) http_query_param(c->req, "library_item_id", c->id, sizeof(c->id));
     call_subject(c, "library item", c->id);
     if (!valid_resource_id(c->id)) { call_fail_store(c, ST_NOT_FOUND, NULL); return; }
-    bool wrong_type;
     char name[FILE_NAME_MAX];
-    const char *wanted = call_param(c, "name", name, sizeof(name), &wrong_type);
-    if (wanted) copy_str(c->aux, sizeof(c->aux), wanted);
+    bool one = c->op->action != NULL || http_query_param(c->req, "name", name, sizeof(name));
+    if (one) {
+        const char *wanted = required_param(c, "name", name, sizeof(name));
+        if (!wanted) return;
+        copy_str(c->aux, sizeof(c->aux), wanted);
+    }
     store_item_files(c->app->store, &c->auth, c->id, on_item_files, c);
 }

@@ -108,6 +108,9 @@ static int read_change_input(call_t *c, session_change_t *ch, vapi_message_t *cl
     case EV_UPDATE: {
         session_spec_t spec;
         memset(&spec, 0, sizeof(spec));
+        if (!c->spec)
+            return vapi_fail(f, VAPI_INVALID_ARGUMENT, "field_required", "The {0} is required.",
+                             c->flavour == FLAVOUR_REST ? "update_spec" : "request body", NULL);
         if (spec_session(c->spec, c->prefix, false, &spec, f) != C_OK) return C_ERR;
         ch->has_warning_behavior = spec.has_warning_behavior;
         ch->warning_behavior = spec.warning_behavior;

@@ -23,7 +23,6 @@
 
 import http.cookies
 import os
-import re
 import sys
 import time
 import urllib.parse
@@ -414,6 +413,9 @@ class RestCase(ApiTestCase):
         {"type": "com.vmware.vapi.std.errors.<snake>", "value": {error_type, messages}}.
         Returns the inner value."""
         ctx = "%s: %d %r" % (what or "/rest error", r.status, r.raw[:600])
+        self.assertGreaterEqual(r.status, 400, "want an error; " + ctx)
+        if status is not None:
+            self.assertEqual(r.status, status, ctx)
         self.assertJsonContentType(r)
         self.assertIsInstance(r.json, dict, "error body is not a JSON object; " + ctx)
         self.assertEqual(sorted(r.json), ["type", "value"], "want {type, value}; " + ctx)
@@ -684,6 +686,23 @@ class RestErrorsTest(RestCase, ServerTestCase):
                 self.assertRestError(r, 400, "INVALID_ARGUMENT", what=what)
         got = self.value(self.admin.get(rid(R_SESSION, sid)))
         self.assertEqual((got["state"], got["client_progress"]), ("ACTIVE", 0), got)
+
+    def test_400_item_file_get_needs_a_name(self):
+        """Item File.get on /rest (POST .../item/file/id:I?~action=get {"name"}) returns one
+        File.Info; without a usable name it is refused, never answered with the file list."""
+        item, sid = self.rest_session()
+        info = self.value(self.admin.post(rid(R_FILE, sid, "add"), {
+            "file_spec": {"name": "f.bin", "source_type": "PUSH"}}))
+        self.assertStatus(upload(info["upload_endpoint"]["uri"], b"data"), 200, "upload")
+        self.void(self.admin.post(rid(R_SESSION, sid, "complete")), "complete")
+        one = self.value(self.admin.post(rid(R_ITEM_FILE, item, "get"), {"name": "f.bin"}))
+        self.assertIsInstance(one, dict, one)
+        self.assertEqual((one["name"], one["size"]), ("f.bin", 4), one)
+        for what, body in (("no body", None), ("no name", {}), ("name null", {"name": None}),
+                           ("name not a string", {"name": 5})):
+            with self.subTest(what):
+                r = self.admin.post(rid(R_ITEM_FILE, item, "get"), body)
+                self.assertRestError(r, 400, "INVALID_ARGUMENT", mentions=["name"], what=what)
 
     def test_400_resource_busy(self):
         item, sid = self.rest_session()
