@@ -129,26 +129,26 @@ static bool path_match(const char *pattern, const char *path, flavour_t flavour,
                        size_t id_size, char *name, size_t name_size) {
     id[0] = name[0] = '\0';
     while (*pattern && *path) {
-        bool is_id = strncmp(pattern, "{}", 2) == 0, is_name = strncmp(pattern, "{name}", 6) == 0;
-        if (is_id || is_name) {
-            const char *end = strchr(path, '/');
-            size_t len = end ? (size_t)(end - path) : strlen(path);
-            if (is_id && flavour == FLAVOUR_REST) {
-                if (len < 3 || strncmp(path, "id:", 3) != 0) return false;
-                path += 3;
-                len -= 3;
-            }
-            char *out = is_id ? id : name;
-            if (len == 0 || len >= (is_id ? id_size : name_size)) return false;
-            memcpy(out, path, len);
-            out[len] = '\0';
-            path += len;
-            pattern += is_id ? 2 : 6;
+        if (*pattern != '{') {
+            if (*pattern != *path) return false;
+            pattern++;
+            path++;
             continue;
         }
-        if (*pattern != *path) return false;
-        pattern++;
-        path++;
+        bool is_id = strncmp(pattern, "{}", 2) == 0; /* else "{name}" */
+        const char *end = strchr(path, '/');
+        size_t len = end ? (size_t)(end - path) : strlen(path);
+        if (is_id && flavour == FLAVOUR_REST) {
+            if (len < 3 || strncmp(path, "id:", 3) != 0) return false;
+            path += 3;
+            len -= 3;
+        }
+        char *out = is_id ? id : name;
+        if (len == 0 || len >= (is_id ? id_size : name_size)) return false;
+        memcpy(out, path, len);
+        out[len] = '\0';
+        path += len;
+        pattern += is_id ? 2 : 6;
     }
     if (*path == '/' && path[1] == '\0') path++; /* tolerate one trailing slash */
     return *pattern == '\0' && *path == '\0';

@@ -1,5 +1,6 @@
 /* tests/unit/test_blob.c: net/blob.c on a temporary storage directory: the writer's digests
- * for every algorithm ("abc" vectors, also written in pieces, and the empty file), the layout
+ * for every algorithm ("abc" vectors, also written in pieces, the empty file, a million 'a', and
+ * 40 MiB across the writeback windows), the layout
  * (staging .part, final name, items/ link), abort, a failing write (file size limit),
  * publish (idempotent, missing blob), discard of a session's staging directory, unlink of an
  * item blob, and refusal of ids that could leave the storage directory. */
@@ -18,6 +19,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "net/blob.h"
 
@@ -140,6 +143,41 @@ static void test_large_in_pieces(void **state)
     char hex[CHECKSUM_MAX];
     assert_int_equal(blob_writer_finish(w, hex), C_OK);
     assert_string_equal(hex, "34aa973cd4c4daa4f61eeb2bdbad27316534016f");
+}
+
+/* 40 MiB: several writeback windows (8 MiB) are started and waited for on the way. */
+static void test_writeback_windows(void **state)
+{
+    (void)state;
+    enum { PIECE = 65536, TOTAL = 40 * 1024 * 1024 + 12345 };
+    static unsigned char piece[PIECE];
+    EVP_MD_CTX *ref = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ref, EVP_sha256(), NULL);
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA256, &f);
+    assert_non_null(w);
+    size_t done = 0;
+    for (unsigned i = 0; done < TOTAL; i++) {
+        size_t n = TOTAL - done < PIECE ? TOTAL - done : PIECE;
+        memset(piece, (int)(i * 37), n);
+        EVP_DigestUpdate(ref, piece, n);
+        assert_int_equal(blob_writer_write(w, piece, n), C_OK);
+        done += n;
+    }
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dn = 0;
+    EVP_DigestFinal_ex(ref, d, &dn);
+    EVP_MD_CTX_free(ref);
+    char want[CHECKSUM_MAX], hex[CHECKSUM_MAX];
+    for (unsigned int i = 0; i < dn; i++)
+        sprintf(want + 2 * i, "%02x", d[i]);
+    assert_int_equal(blob_writer_finish(w, hex), C_OK);
+    assert_string_equal(hex, want);
+    char path[512];
+    snprintf(path, sizeof path, "%s/staging/" ITEM "/" UUID "/" BLOB, dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, TOTAL);
 }
 
 static void test_abort_removes_part(void **state)
@@ -348,6 +386,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_digests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_in_pieces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writeback_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_removes_part, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclusive_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
