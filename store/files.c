@@ -20,13 +20,11 @@
  * the state (or, for a transfer, the file's status when it is not the transfer's any more). */
 #include "store/redis.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 #include <json-c/json.h>
-#include <openssl/sha.h>
 
 #include "core/spec.h"
 
@@ -332,15 +330,22 @@ static void reply_strings(store_status_t s, const redisReply *r, store_fn_t cb, 
 
 /* ---- building calls ------------------------------------------------------------------------ */
 
-static int64_t lock_backstop_ms(const store_config_t *cfg) {
-    return cfg->session_timeout_ms * 2 + 60000;
+/* ARGV session timeout ms, lock backstop ms, retention ms, the state an expiry leads to, the
+ * expiry message JSON: what file_ctx (and upload_begin.lua) need to keep a session alive or
+ * end it. */
+static void cmd_arg_session_ctx(store_cmd_t *c) {
+    const store_config_t *cfg = store_cfg(c->st);
+    cmd_arg_i64(c, cfg->session_timeout_ms);
+    cmd_arg_i64(c, lock_backstop_ms(cfg));
+    cmd_arg_i64(c, cfg->retention_ms);
+    cmd_arg(c, expiry_next_state());
+    cmd_arg(c, expiry_message_json());
 }
 
 /* The keys and arguments of session_lib.lua's file_ctx: KEYS record, item lock, item, deadline
  * index, session files, item files; ARGV session id, session timeout ms, lock backstop ms,
  * retention ms, the state an expiry leads to, the expiry message JSON. */
 static void cmd_file_ctx(store_cmd_t *c, const char *sid) {
-    const store_config_t *cfg = store_cfg(c->st);
     char item[ID_MAX];
     cmd_key_session(c, sid, item);
     const char *uuid = item[0] ? sid + strlen(item) + 1 : "";
@@ -350,20 +355,7 @@ static void cmd_file_ctx(store_cmd_t *c, const char *sid) {
     cmd_key(c, "{", item, "}:s:", uuid, ":files", (const char *)NULL);
     cmd_key_item(c, item, "files");
     cmd_arg(c, sid);
-    cmd_arg_i64(c, cfg->session_timeout_ms);
-    cmd_arg_i64(c, lock_backstop_ms(cfg));
-    cmd_arg_i64(c, cfg->retention_ms);
-    cmd_arg(c, expiry_next_state());
-    cmd_arg(c, expiry_message_json());
-}
-
-/* P upload:<hex SHA-256 of token>: the token itself never becomes a key name. */
-static void cmd_key_upload(store_cmd_t *c, const char *token) {
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
-    SHA256((const unsigned char *)token, strlen(token), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    cmd_key(c, "upload:", hex, (const char *)NULL);
+    cmd_arg_session_ctx(c);
 }
 
 /* The state an ACTIVE session goes to on ev, as core/fsm says. */
@@ -372,16 +364,27 @@ static const char *active_next(session_event_t ev) {
     return fsm_apply(SESSION_ACTIVE, ev, &next) == C_OK ? session_state_name(next) : "";
 }
 
+/* A file script called for an authenticated caller with file_ctx and one more argument
+ * (ARGV[9]). */
+static void file_call(store_t *st, const store_auth_t *auth, const char *session_id,
+                      const char *arg9, script_id_t script, store_reply_fn fn, store_fn_t cb,
+                      void *arg) {
+    store_cmd_t c;
+    cmd_init_auth(&c, st, auth);
+    cmd_file_ctx(&c, session_id);
+    cmd_arg(&c, arg9);
+    store_eval(&c, script, fn, cb, arg);
+}
+
 /* ---- operations ---------------------------------------------------------------------------- */
 
 void store_file_add(store_t *st, const store_auth_t *auth, const char *session_id,
                     const session_file_t *f, store_file_cb cb, void *arg) {
     const store_config_t *cfg = store_cfg(st);
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_file_ctx(&c, session_id);
-    if (f->upload_token[0]) cmd_key_upload(&c, f->upload_token);
+    if (f->upload_token[0]) cmd_key_hashed(&c, "upload:", f->upload_token);
     struct json_object *rec = file_to_json(f);
     cmd_arg(&c, f->name);
     cmd_arg(&c, json_text(rec));
@@ -392,39 +395,24 @@ void store_file_add(store_t *st, const store_auth_t *auth, const char *session_i
 
 void store_file_get(store_t *st, const store_auth_t *auth, const char *session_id,
                     const char *name, store_file_cb cb, void *arg) {
-    store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
-    cmd_file_ctx(&c, session_id);
-    cmd_arg(&c, name);
-    store_eval(&c, SCRIPT_FILE_GET, reply_file, (store_fn_t)cb, arg);
+    file_call(st, auth, session_id, name, SCRIPT_FILE_GET, reply_file, (store_fn_t)cb, arg);
 }
 
 void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
                      bool require_active, store_files_cb cb, void *arg) {
-    store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
-    cmd_file_ctx(&c, session_id);
-    cmd_arg(&c, require_active ? "1" : "0");
-    store_eval(&c, SCRIPT_FILE_LIST, reply_files, (store_fn_t)cb, arg);
+    file_call(st, auth, session_id, require_active ? "1" : "0", SCRIPT_FILE_LIST, reply_files,
+              (store_fn_t)cb, arg);
 }
 
 void store_file_remove(store_t *st, const store_auth_t *auth, const char *session_id,
                        const char *name, store_done_cb cb, void *arg) {
-    store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
-    cmd_file_ctx(&c, session_id);
-    cmd_arg(&c, name);
-    store_eval(&c, SCRIPT_FILE_REMOVE, reply_done, (store_fn_t)cb, arg);
+    file_call(st, auth, session_id, name, SCRIPT_FILE_REMOVE, reply_done, (store_fn_t)cb, arg);
 }
 
 void store_item_files(store_t *st, const store_auth_t *auth, const char *item_id,
                       store_item_files_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_item(&c, item_id, "item");
     cmd_key_item(&c, item_id, "files");
     store_eval(&c, SCRIPT_FILE_ITEM_LIST, reply_item_files, (store_fn_t)cb, arg);
@@ -432,20 +420,15 @@ void store_item_files(store_t *st, const store_auth_t *auth, const char *item_id
 
 void store_upload_begin(store_t *st, const char *upload_token, const char *blob,
                         store_upload_cb cb, void *arg) {
-    const store_config_t *cfg = store_cfg(st);
     store_cmd_t c;
     cmd_init(&c, st);
     if (!upload_token || !upload_token[0]) {
         cmd_fail(&c, ST_NOT_FOUND);
         upload_token = "";
     }
-    cmd_key_upload(&c, upload_token);
+    cmd_key_hashed(&c, "upload:", upload_token);
     cmd_arg_prefix(&c);
-    cmd_arg_i64(&c, cfg->session_timeout_ms);
-    cmd_arg_i64(&c, lock_backstop_ms(cfg));
-    cmd_arg_i64(&c, cfg->retention_ms);
-    cmd_arg(&c, expiry_next_state());
-    cmd_arg(&c, expiry_message_json());
+    cmd_arg_session_ctx(&c);
     cmd_arg(&c, upload_token);
     cmd_arg(&c, blob);
     store_eval(&c, SCRIPT_UPLOAD_BEGIN, reply_upload, (store_fn_t)cb, arg);
@@ -496,10 +479,6 @@ void store_session_complete(store_t *st, const store_auth_t *auth, const char *i
     char transitions[160];
     session_change_init(&ch, EV_COMPLETE);
     session_change_encode(&ch, transitions, sizeof(transitions));
-    store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
-    cmd_file_ctx(&c, id);
-    cmd_arg(&c, transitions);
-    store_eval(&c, SCRIPT_SESSION_COMPLETE, reply_strings, (store_fn_t)cb, arg);
+    file_call(st, auth, id, transitions, SCRIPT_SESSION_COMPLETE, reply_strings, (store_fn_t)cb,
+              arg);
 }

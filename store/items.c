@@ -36,8 +36,7 @@ static void reply_item(store_status_t s, const struct redisReply *r, store_fn_t 
 void store_item_create(store_t *st, const store_auth_t *auth, const item_t *it,
                        bool allow_subscribed, store_done_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_lib(&c, it->library_id, "");
     cmd_key_item(&c, it->id, "item");
     cmd_key_lib(&c, it->library_id, ":items");
@@ -53,8 +52,7 @@ void store_item_create(store_t *st, const store_auth_t *auth, const item_t *it,
 void store_item_get(store_t *st, const store_auth_t *auth, const char *id, store_item_cb cb,
                     void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_item(&c, id, "item");
     store_eval(&c, SCRIPT_HASH_GET, reply_item, (store_fn_t)cb, arg);
 }
@@ -62,8 +60,7 @@ void store_item_get(store_t *st, const store_auth_t *auth, const char *id, store
 void store_item_list(store_t *st, const store_auth_t *auth, const char *library_id,
                      store_ids_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_lib(&c, library_id, "");
     cmd_key_lib(&c, library_id, ":items");
     store_eval(&c, SCRIPT_LIST, reply_ids, (store_fn_t)cb, arg);
@@ -72,8 +69,7 @@ void store_item_list(store_t *st, const store_auth_t *auth, const char *library_
 void store_item_find(store_t *st, const store_auth_t *auth, const item_find_t *spec,
                      store_ids_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key(&c, "libs", (const char *)NULL);
     cmd_arg(&c, spec->name);
     cmd_arg(&c, spec->library_id);
@@ -86,8 +82,7 @@ void store_item_find(store_t *st, const store_auth_t *auth, const item_find_t *s
 void store_item_delete(store_t *st, const store_auth_t *auth, const char *id, store_done_cb cb,
                        void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_item(&c, id, "item");
     cmd_key_item(&c, id, "lock");
     cmd_key_item(&c, id, "fence");

@@ -141,23 +141,32 @@ static void key3(store_cmd_t *c, const char *a, const char *b, const char *d) {
     cmd_key(c, a, b, d, (const char *)NULL);
 }
 
+void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret) {
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    SHA256((const unsigned char *)secret, strlen(secret), md);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    key3(c, kind, hex, "");
+}
+
 void cmd_login_key(store_cmd_t *c, const char *token) {
     if (!token) {
         cmd_fail(c, ST_UNAUTHENTICATED);
         push_key(c, NULL, 0);
         return;
     }
-    unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
-    SHA256((const unsigned char *)token, strlen(token), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    key3(c, "login:", hex, "");
+    cmd_key_hashed(c, "login:", token);
 }
 
 void cmd_auth(store_cmd_t *c, const store_auth_t *auth) {
     cmd_login_key(c, auth ? auth->token : NULL);
     cmd_arg_i64(c, store_cfg(c->st)->login_idle_ms);
     cmd_arg_i64(c, auth ? (int64_t)auth->required_privs : 0);
+}
+
+void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth) {
+    cmd_init(c, st);
+    cmd_auth(c, auth);
 }
 
 /* Ids become part of key names; one that is not a valid resource id (for example one holding a

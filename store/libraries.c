@@ -96,8 +96,7 @@ static void reply_library(store_status_t s, const struct redisReply *r, store_fn
 void store_library_create(store_t *st, const store_auth_t *auth, const library_t *l,
                           store_done_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_lib(&c, l->id, "");
     cmd_key(&c, "libs", (const char *)NULL);
     cmd_arg(&c, l->id);
@@ -117,16 +116,14 @@ void store_library_create(store_t *st, const store_auth_t *auth, const library_t
 void store_library_get(store_t *st, const store_auth_t *auth, const char *id,
                        store_library_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_lib(&c, id, "");
     store_eval(&c, SCRIPT_HASH_GET, reply_library, (store_fn_t)cb, arg);
 }
 
 void store_library_list(store_t *st, const store_auth_t *auth, store_ids_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key(&c, "libs", (const char *)NULL);
     store_eval(&c, SCRIPT_LIST, reply_ids, (store_fn_t)cb, arg);
 }
@@ -134,8 +131,7 @@ void store_library_list(store_t *st, const store_auth_t *auth, store_ids_cb cb, 
 void store_library_find(store_t *st, const store_auth_t *auth, const library_find_t *spec,
                         store_ids_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key(&c, "libs", (const char *)NULL);
     cmd_arg(&c, spec->name);
     cmd_arg(&c, spec->has_type ? library_type_name(spec->type) : "");
@@ -146,8 +142,7 @@ void store_library_find(store_t *st, const store_auth_t *auth, const library_fin
 void store_library_delete(store_t *st, const store_auth_t *auth, const char *id,
                           library_type_t type, store_done_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_lib(&c, id, "");
     cmd_key(&c, "libs", (const char *)NULL);
     cmd_key_lib(&c, id, ":items");

@@ -20,6 +20,10 @@ void session_change_init(session_change_t *ch, session_event_t ev) {
                    ev == EV_FILE_REMOVE || ev == EV_FILE_VALIDATE || ev == EV_FILE_TRANSFER;
 }
 
+int64_t lock_backstop_ms(const store_config_t *cfg) {
+    return cfg->session_timeout_ms * 2 + 60000;
+}
+
 const char *expiry_next_state(void) {
     session_state_t next = SESSION_ERROR;
     int rc = fsm_apply(SESSION_ACTIVE, EV_EXPIRE, &next);
@@ -56,8 +60,7 @@ void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
     const store_config_t *cfg = store_cfg(st);
     char item[ID_MAX], transitions[160];
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_session(&c, id, item);
     if (c.local == ST_OK) {
         cmd_key_item(&c, item, "lock");
@@ -69,7 +72,7 @@ void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
     cmd_arg(&c, transitions);
     cmd_arg(&c, ch->activity ? "1" : "0");
     cmd_arg_i64(&c, cfg->session_timeout_ms);
-    cmd_arg_i64(&c, cfg->session_timeout_ms * 2 + 60000);
+    cmd_arg_i64(&c, lock_backstop_ms(cfg));
     cmd_arg_i64(&c, cfg->retention_ms);
     struct json_object *err = ch->error_message ? message_to_json(ch->error_message) : NULL;
     cmd_arg(&c, err ? json_text(err) : "");

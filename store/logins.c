@@ -28,14 +28,12 @@ static void reply_login(store_status_t s, const struct redisReply *r, store_fn_t
 
 void store_login_info(store_t *st, const store_auth_t *auth, store_login_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     store_eval(&c, SCRIPT_LOGIN_INFO, reply_login, (store_fn_t)cb, arg);
 }
 
 void store_logout(store_t *st, const store_auth_t *auth, store_done_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     store_eval(&c, SCRIPT_LOGOUT, reply_done, (store_fn_t)cb, arg);
 }

@@ -181,25 +181,27 @@ static char *xstrdup(const char *s) {
     return memcpy(xmalloc(n), s, n);
 }
 
+/* Every status by name: the names scripts answer, and the ones only decided here. */
+static const char *const status_names[] = {
+    [ST_OK] = "OK",
+    [ST_UNAVAILABLE] = "UNAVAILABLE",
+    [ST_UNAUTHENTICATED] = "UNAUTHENTICATED",
+    [ST_UNAUTHORIZED] = "UNAUTHORIZED",
+    [ST_NOT_FOUND] = "NOT_FOUND",
+    [ST_ALREADY_EXISTS] = "ALREADY_EXISTS",
+    [ST_BUSY] = "BUSY",
+    [ST_WRONG_TYPE] = "WRONG_TYPE",
+    [ST_TOKEN_CONFLICT] = "TOKEN_CONFLICT",
+    [ST_STATE_CHANGED] = "STATE_CHANGED",
+    [ST_PROGRESS_LOWER] = "PROGRESS_LOWER",
+    [ST_NO_FILE] = "NO_FILE",
+    [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
+    [ST_FILES_NOT_READY] = "FILES_NOT_READY",
+    [ST_INTERNAL] = "INTERNAL",
+};
+
 const char *store_status_name(store_status_t s) {
-    static const char *const names[] = {
-        [ST_OK] = "OK",
-        [ST_UNAVAILABLE] = "UNAVAILABLE",
-        [ST_UNAUTHENTICATED] = "UNAUTHENTICATED",
-        [ST_UNAUTHORIZED] = "UNAUTHORIZED",
-        [ST_NOT_FOUND] = "NOT_FOUND",
-        [ST_ALREADY_EXISTS] = "ALREADY_EXISTS",
-        [ST_BUSY] = "BUSY",
-        [ST_WRONG_TYPE] = "WRONG_TYPE",
-        [ST_TOKEN_CONFLICT] = "TOKEN_CONFLICT",
-        [ST_STATE_CHANGED] = "STATE_CHANGED",
-        [ST_PROGRESS_LOWER] = "PROGRESS_LOWER",
-        [ST_NO_FILE] = "NO_FILE",
-        [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
-        [ST_FILES_NOT_READY] = "FILES_NOT_READY",
-        [ST_INTERNAL] = "INTERNAL",
-    };
-    if ((size_t)s < ARRAY_LEN(names) && names[s]) return names[s];
+    if ((size_t)s < ARRAY_LEN(status_names) && status_names[s]) return status_names[s];
     return "?";
 }
 
@@ -528,21 +530,6 @@ static bool error_is(const redisReply *r, const char *code) {
  * "Redis cannot serve now" (loading, busy script, failover, out of memory), else ST_INTERNAL
  * (logged: a script bug or an incompatible server). */
 static store_status_t reply_status(const call_t *c, const redisReply *r) {
-    static const char *const names[] = {
-        [ST_OK] = "OK",
-        [ST_UNAUTHENTICATED] = "UNAUTHENTICATED",
-        [ST_UNAUTHORIZED] = "UNAUTHORIZED",
-        [ST_NOT_FOUND] = "NOT_FOUND",
-        [ST_ALREADY_EXISTS] = "ALREADY_EXISTS",
-        [ST_BUSY] = "BUSY",
-        [ST_WRONG_TYPE] = "WRONG_TYPE",
-        [ST_TOKEN_CONFLICT] = "TOKEN_CONFLICT",
-        [ST_STATE_CHANGED] = "STATE_CHANGED",
-        [ST_PROGRESS_LOWER] = "PROGRESS_LOWER",
-        [ST_NO_FILE] = "NO_FILE",
-        [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
-        [ST_FILES_NOT_READY] = "FILES_NOT_READY",
-    };
     static const char *const transient[] = {"LOADING", "BUSY", "MASTERDOWN", "READONLY",
                                             "OOM", "TRYAGAIN", "CLUSTERDOWN"};
     if (r->type == REDIS_REPLY_ERROR) {
@@ -555,9 +542,11 @@ static store_status_t reply_status(const call_t *c, const redisReply *r) {
         return ST_INTERNAL;
     }
     const char *s = reply_str(r, 0);
-    if (s)
-        for (size_t i = 0; i < ARRAY_LEN(names); i++)
-            if (names[i] && strcmp(s, names[i]) == 0) return (store_status_t)i;
+    if (s) /* UNAVAILABLE and INTERNAL are decided here, never answered by a script */
+        for (size_t i = 0; i < ARRAY_LEN(status_names); i++)
+            if (status_names[i] && i != ST_UNAVAILABLE && i != ST_INTERNAL &&
+                strcmp(s, status_names[i]) == 0)
+                return (store_status_t)i;
     store_log("%s: unexpected reply (type %d%s%s)", script_src[c->script].name, r->type,
               s ? ", status " : "", s ? s : "");
     return ST_INTERNAL;

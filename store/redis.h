@@ -84,8 +84,13 @@ void cmd_fail(store_cmd_t *c, store_status_t s);
 /* KEYS[1] = login key of auth->token, ARGV[1] = login idle ms, ARGV[2] = required privileges:
  * the prelude's inputs. A NULL auth or token is ST_UNAUTHENTICATED. */
 void cmd_auth(store_cmd_t *c, const store_auth_t *auth);
+/* cmd_init then cmd_auth: the opening of every call made for an authenticated caller. */
+void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth);
 /* KEYS[1] = login key of token (login.lua), no ARGV. */
 void cmd_login_key(store_cmd_t *c, const char *token);
+/* Key = prefix, kind, hex SHA-256 of secret (login and upload tokens never become key names
+ * in clear). */
+void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret);
 /* Key = prefix followed by the NULL-terminated list of parts. */
 void cmd_key(store_cmd_t *c, ...);
 /* Keys of the schema (see store/keys.c). An invalid id is ST_NOT_FOUND: it cannot name a
@@ -120,6 +125,8 @@ const char *expiry_message_json(void);
  * the event is allowed in (T 1 when NEXT is terminal). session_change.lua and
  * session_complete.lua look the record's state up in it. */
 void session_change_encode(const session_change_t *ch, char *out, size_t size);
+/* PX of an item lock: 2 x session timeout + 60 s, a backstop only (see store/keys.c). */
+int64_t lock_backstop_ms(const store_config_t *cfg);
 
 typedef struct sweeper sweeper_t;
 sweeper_t *sweeper_new(store_t *st);

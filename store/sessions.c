@@ -75,8 +75,7 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
     const char *item = spec->library_item_id;
     char id_item[ID_MAX];
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_item(&c, item, "item");
     cmd_key_item(&c, item, "lock");
     cmd_key_item(&c, item, "fence");
@@ -89,7 +88,7 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
     if (client_token) cmd_key(&c, "ctok:", client_token, (const char *)NULL);
     cmd_arg(&c, new_id);
     cmd_arg_i64(&c, cfg->session_timeout_ms);
-    cmd_arg_i64(&c, cfg->session_timeout_ms * 2 + 60000);
+    cmd_arg_i64(&c, lock_backstop_ms(cfg));
     cmd_arg_i64(&c, cfg->token_retention_ms);
     struct json_object *wb =
         spec->has_warning_behavior ? warning_behavior_to_json(&spec->warning_behavior) : NULL;
@@ -107,8 +106,7 @@ void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
                        store_session_cb cb, void *arg) {
     char item[ID_MAX];
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     cmd_key_session(&c, id, item);
     cmd_arg(&c, id); /* the record does not store its own id */
     store_eval(&c, SCRIPT_HASH_GET, reply_session, (store_fn_t)cb, arg);
@@ -117,8 +115,7 @@ void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
 void store_session_list(store_t *st, const store_auth_t *auth, const char *item_id_or_null,
                         store_ids_cb cb, void *arg) {
     store_cmd_t c;
-    cmd_init(&c, st);
-    cmd_auth(&c, auth);
+    cmd_init_auth(&c, st, auth);
     if (item_id_or_null) cmd_key_item(&c, item_id_or_null, "item");
     cmd_arg_prefix(&c);
     if (item_id_or_null) cmd_arg(&c, item_id_or_null);

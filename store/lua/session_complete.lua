@@ -9,10 +9,8 @@
 -- Answer: {'OK', blob the item no longer references, ...} ({'OK'} also when complete is only
 -- requested) | {'NOT_FOUND'} | {'STATE_CHANGED', state} | {'FILES_NOT_READY', name}.
 local c = file_ctx(2, 3)
-if redis.call('EXISTS', c.rec) == 0 then return {'NOT_FOUND'} end
-session_expire_if_due(c.rec, c.lock, c.item, c.deadlines, c.sid, c.expire_to, c.expiry_msg,
-                      c.retention, now)
-local cur = redis.call('HGET', c.rec, 'state')
+local refused, cur = file_session_check(c, 'any', now)
+if refused then return refused end
 local nxt = string.match(' ' .. ARGV[9] .. ' ', ' ' .. cur .. '=(%u+)/%d ')
 if not nxt then return {'STATE_CHANGED', cur} end
 local all = redis.call('HGETALL', c.files)

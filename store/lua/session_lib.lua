@@ -4,6 +4,12 @@
 -- store/redis.c joins it in front of those scripts. It only defines functions; which
 -- transition is legal was decided in C (core/fsm.c) and arrives as arguments.
 
+-- Redis TIME in ms, for the scripts that run without the prelude (which sets `now` itself).
+local function time_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- The record, lock, item, session files and item files keys of session id "<item>:<uuid>"
 -- (nil for a malformed id).
 local function session_keys(prefix, sid)
@@ -130,4 +136,17 @@ local function file_put(c, name, f)
   local text = cjson.encode(f)
   redis.call('HSET', c.files, name, text)
   return text
+end
+
+-- The data plane's view of a transfer: the session must be ACTIVE and its file `name`
+-- TRANSFERRING with `blob`. Returns the file's record, decoded, or nil and the refusal
+-- ({'STATE_CHANGED', file status or ''} when the file is not that transfer's any more).
+local function transfer_file(c, name, blob, now)
+  local refused = file_session_check(c, 'active', now)
+  if refused then return nil, refused end
+  local f = file_get(c, name)
+  if not f or f.status ~= 'TRANSFERRING' or f.blob ~= blob then
+    return nil, {'STATE_CHANGED', f and f.status or ''}
+  end
+  return f
 end

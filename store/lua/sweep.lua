@@ -3,8 +3,7 @@
 -- expiry leads to, ARGV[4] the expiry message JSON, ARGV[5] retention ms.
 -- Entries whose session is gone, finished, or whose deadline moved are fixed in the index.
 -- Answer: {'OK', expired, looked at, id of each session it expired ...}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = time_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
 local expired, ids = 0, {}
 for _, sid in ipairs(due) do

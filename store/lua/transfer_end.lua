@@ -10,16 +10,11 @@
 -- publishes and ends it in ARGV[10].
 -- Answer: {'OK', blob the item no longer references, ...} | {'NOT_FOUND'} |
 -- {'STATE_CHANGED', session state or file status}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = time_ms()
 local c = file_ctx(1, 1)
 local name = ARGV[7]
-local refused = file_session_check(c, 'active', now)
+local f, refused = transfer_file(c, name, ARGV[8], now)
 if refused then return refused end
-local f = file_get(c, name)
-if not f or f.status ~= 'TRANSFERRING' or f.blob ~= ARGV[8] then
-  return {'STATE_CHANGED', f and f.status or ''}
-end
 local r = cjson.decode(ARGV[9])
 f.status = r.status
 f.bytes_transferred = r.bytes_transferred

@@ -3,16 +3,11 @@
 -- ARGV[9] bytes transferred. Applies only while the file is TRANSFERRING with that blob in an
 -- ACTIVE session. Activity.
 -- Answer: {'OK'} | {'NOT_FOUND'} | {'STATE_CHANGED', session state or file status}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = time_ms()
 local c = file_ctx(1, 1)
 local name = ARGV[7]
-local refused = file_session_check(c, 'active', now)
+local f, refused = transfer_file(c, name, ARGV[8], now)
 if refused then return refused end
-local f = file_get(c, name)
-if not f or f.status ~= 'TRANSFERRING' or f.blob ~= ARGV[8] then
-  return {'STATE_CHANGED', f and f.status or ''}
-end
 f.bytes_transferred = tonumber(ARGV[9])
 file_put(c, name, f)
 file_touch(c, now)

@@ -7,8 +7,7 @@
 -- file was replaced or removed since) is an unknown token. Activity.
 -- Answer: {'OK', session id, record} | {'NOT_FOUND'} | {'STATE_CHANGED', state} |
 -- {'TRANSFER_BUSY'}.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now = time_ms()
 local v = redis.call('GET', KEYS[1])
 if not v then return {'NOT_FOUND'} end
 local sid, name = string.match(v, '^([^\n]*)\n(.*)$')
