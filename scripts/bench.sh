@@ -320,3 +320,4 @@ cat "$RESULTS" >>"$OUT/summary.txt"
 cat "$OUT/summary.txt"
 echo "wrk outputs: $OUT/"
 sh scripts/bench-expiry.sh
+sh scripts/bench-upload.sh
