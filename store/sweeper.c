@@ -44,10 +44,8 @@ static void on_swept(store_status_t s, const struct redisReply *r, store_fn_t cb
     sw->stats.sweeps++;
     if (s == ST_OK && reply_i64(r, 1, &expired) == C_OK && reply_i64(r, 2, &looked) == C_OK) {
         sw->stats.expired += (uint64_t)expired;
-        for (int64_t i = 0; i < expired; i++) {
-            const char *id = reply_str(r, 3 + (size_t)i);
-            if (id) store_expired(sw->st, id);
-        }
+        const char *id;
+        for (size_t i = 3; (id = reply_str(r, i)) != NULL; i++) store_expired(sw->st, id);
     }
     if (store_closing(sw->st)) return;
     schedule(sw, s == ST_OK && looked >= store_cfg(sw->st)->sweep_batch);

@@ -14,7 +14,7 @@
 -- without files. Delete also drops the session's file records.
 local sid = ARGV[3]
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'NOT_FOUND'} end
-session_expire_if_due(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, ARGV[14], ARGV[15], ARGV[8], now)
+session_expire_if_due(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, ARGV[14], ARGV[15], ARGV[8], now, true)
 local cur = redis.call('HMGET', KEYS[2], 'state', 'progress', 'owner')
 local nxt, terminal = string.match(' ' .. ARGV[4] .. ' ', ' ' .. cur[1] .. '=(%u+)/(%d) ')
 if not nxt then return {'STATE_CHANGED', cur[1]} end

@@ -20,7 +20,7 @@ local holder = redis.call('GET', KEYS[3])
 if holder then
   local hrec = session_keys(ARGV[8], holder)
   if hrec and redis.call('EXISTS', hrec) == 1 then
-    session_expire_if_due(hrec, KEYS[3], KEYS[2], KEYS[6], holder, ARGV[10], ARGV[11], ARGV[12], now)
+    session_expire_if_due(hrec, KEYS[3], KEYS[2], KEYS[6], holder, ARGV[10], ARGV[11], ARGV[12], now, true)
   else
     redis.call('DEL', KEYS[3]) -- the holder's record is gone: nothing can release this lock
   end

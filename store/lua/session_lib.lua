@@ -24,23 +24,27 @@ end
 -- (only if it still names this session), drops the deadline entry, starts the retention clock
 -- (of the record and of its files). It does not publish: a DONE session's files and the item's
 -- content_version are session_publish's, called by whoever completes.
-local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, retention_ms, now)
+local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, retention_ms, now,
+                              keep_index)
   redis.call('HSET', rec, 'state', state, 'finished', now)
   redis.call('HDEL', rec, 'complete_requested')
   if err and err ~= '' then redis.call('HSET', rec, 'err', err) end
   if redis.call('GET', lock) == sid then redis.call('DEL', lock) end
-  redis.call('ZREM', deadlines, sid)
+  if not keep_index then redis.call('ZREM', deadlines, sid) end
   redis.call('PEXPIRE', rec, retention_ms)
   redis.call('PEXPIRE', rec .. ':files', retention_ms)
 end
 
 -- An ACTIVE session whose deadline has passed (strictly: it never expires before its
 -- expiration_time) ends in `expire_to` with the expiry message. True when it expired it.
+-- Every path but the sweeper keeps the deadline-index entry (keep_index): the next sweep then
+-- finds the session ended and reports it, so some instance discards its staged data.
 local function session_expire_if_due(rec, lock, itemkey, deadlines, sid, expire_to, msg,
-                                     retention_ms, now)
+                                     retention_ms, now, keep_index)
   local s = redis.call('HMGET', rec, 'state', 'deadline')
   if s[1] == 'ACTIVE' and tonumber(s[2]) < now then
-    session_finish(rec, lock, itemkey, deadlines, sid, expire_to, msg, retention_ms, now)
+    session_finish(rec, lock, itemkey, deadlines, sid, expire_to, msg, retention_ms, now,
+                   keep_index)
     return true
   end
   return false
@@ -113,7 +117,7 @@ end
 local function file_session_check(c, need, now)
   if redis.call('EXISTS', c.rec) == 0 then return {'NOT_FOUND'} end
   session_expire_if_due(c.rec, c.lock, c.item, c.deadlines, c.sid, c.expire_to, c.expiry_msg,
-                        c.retention, now)
+                        c.retention, now, true)
   local s = redis.call('HMGET', c.rec, 'state', 'complete_requested')
   if need ~= 'any' and (s[1] ~= 'ACTIVE' or (need == 'open' and s[2] == '1')) then
     return {'STATE_CHANGED', s[1]}

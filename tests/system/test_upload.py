@@ -407,6 +407,29 @@ class PublishTest(FilesCase, ServerTestCase):
                 self.assertTrue(disk_holds(self.server.storage_dir, kept))
 
 
+class ExpiryDiscardTest(FilesCase, ServerTestCase):
+    """Expiry discards staged data whichever path expires the session. Here a create on the
+    item expires the idle holder before any sweep (sweeps are 1.5 s apart); the next sweep
+    must still report it so its staged bytes go. (Regression: only sessions the sweeper itself
+    expired were reported, so these staged bytes stayed forever.)"""
+
+    server_args = ("--session-timeout", "1", "--sweep-interval-ms", "1500")
+
+    def test_expired_by_create_discards_staged_data(self):
+        item, sid = self.new_session(self.admin)
+        staged = blob(4321)
+        self.push(self.admin, sid, "staged.bin", staged)
+        self.assertTrue(disk_holds(self.server.storage_dir, staged), "staged before expiry")
+        deadline = wait_for(lambda: self.create_session_or_none(item), 5, 0.05)
+        self.assertTrue(deadline, "a create after the holder's expiration_time succeeds")
+        gone = wait_for(lambda: not disk_holds(self.server.storage_dir, staged), 5, 0.1)
+        self.assertTrue(gone, "the expired session's staged data must be discarded")
+
+    def create_session_or_none(self, item):
+        r = self.admin.post("/api/content/library/item/update-session", {"library_item_id": item})
+        return r.json if r.status == 201 else None
+
+
 # ---------------------------------------------------------------------------------------------
 # a slow upload on a server with a 1-second session timeout
 # ---------------------------------------------------------------------------------------------
