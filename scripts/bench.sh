@@ -17,118 +17,24 @@
 # CC (cc).
 set -eu
 
-cd "$(dirname "$0")/.."
+# shellcheck disable=SC2034 # ME: for bench-lib.sh
+ME=bench
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 SECS=${BENCH_SECONDS:-10}
 ROUNDS=${BENCH_ROUNDS:-2}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
-SERVER=${BENCH_SERVER:-build/update-sessiond}
-OUT=${BENCH_OUT:-build/bench/last}
 BASELINE=build/bench/evhttp_baseline
 LUA=tests/bench
-PASS=bench-pass
 SESSION_PATH=/api/content/library/item/update-session
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-
-for v in "BENCH_SECONDS=$SECS" "BENCH_ROUNDS=$ROUNDS" "BENCH_CONNECTIONS=$CONNS" \
-    "BENCH_THREADS=$THREADS"; do
-    case ${v#*=} in
-        '' | *[!0-9]* | 0) die "${v%%=*} must be a positive integer (got '${v#*=}')" ;;
-    esac
-done
+positive "BENCH_SECONDS=$SECS" "BENCH_ROUNDS=$ROUNDS" "BENCH_CONNECTIONS=$CONNS" \
+    "BENCH_THREADS=$THREADS"
 [ "$CONNS" -ge "$THREADS" ] || die "BENCH_CONNECTIONS must be >= BENCH_THREADS"
-for tool in wrk redis-server redis-cli curl openssl pkg-config awk; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed"
-done
-[ -x "$SERVER" ] || die "$SERVER is missing: run make all"
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/usd-bench.XXXXXX")
-REDIS_PID=
-SERVER_PID=
-BASE_PID=
-
-stop_pid() {
-    [ -n "$1" ] || return 0
-    kill "$1" 2>/dev/null || return 0
-    i=0
-    while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
-        sleep 0.1
-        i=$((i + 1))
-    done
-    kill -9 "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
-cleanup() {
-    stop_pid "$BASE_PID"
-    stop_pid "$SERVER_PID"
-    stop_pid "$REDIS_PID"
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# A port no socket uses (and that this script has not handed out yet), below the kernel's
-# ephemeral range so that no client connection can take it between the check and the bind.
-TAKEN=
-PORT_LO=10000
-PORT_HI=$(awk '{ print ($1 > 11000 ? $1 - 1 : 60000) }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
-free_port() {
-    while :; do
-        p=$(awk -v s="$(date +%N)$$" -v lo="$PORT_LO" -v hi="$PORT_HI" \
-            'BEGIN { srand(s % 2147483647); print lo + int(rand() * (hi - lo)) }')
-        case " $TAKEN " in *" $p "*) continue ;; esac
-        if command -v ss >/dev/null 2>&1 && ss -Htan "( sport = :$p or dport = :$p )" | grep -q .; then
-            continue
-        fi
-        TAKEN="$TAKEN $p"
-        echo "$p"
-        return 0
-    done
-}
-
-# wait_http PORT PID NAME LOG: until something answers HTTP on PORT (10 s at most).
-wait_http() {
-    i=0
-    while [ $i -lt 100 ]; do
-        kill -0 "$2" 2>/dev/null || { tail -n 20 "$4" >&2; die "$3 exited during start-up"; }
-        curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/" && return 0
-        sleep 0.1
-        i=$((i + 1))
-    done
-    tail -n 20 "$4" >&2
-    die "$3 does not answer on 127.0.0.1:$1"
-}
-
-# api METHOD PATH [JSON]: one request to the server as the bench user; sets CODE, body in
-# $TMP/resp.
-api() {
-    set -- "$1" "$2" "${3:-}"
-    if [ -n "$3" ]; then
-        CODE=$(curl -sS --max-time 10 -o "$TMP/resp" -w '%{http_code}' -X "$1" \
-            -H "vmware-api-session-id: $TOKEN" -H 'Content-Type: application/json' \
-            --data-binary "$3" "http://127.0.0.1:$PORT$2") || CODE=000
-    else
-        CODE=$(curl -sS --max-time 10 -o "$TMP/resp" -w '%{http_code}' -X "$1" \
-            -H "vmware-api-session-id: $TOKEN" "http://127.0.0.1:$PORT$2") || CODE=000
-    fi
-}
-# The JSON string that is the whole of $TMP/resp, without its quotes (empty if it is not one).
-resp_string() {
-    tr -d '\r\n' <"$TMP/resp" | sed -n 's/^[[:space:]]*"\([^"\\]*\)"[[:space:]]*$/\1/p'
-}
-# expect WHAT CODE...: dies unless $CODE is one of the codes.
-expect() {
-    what=$1
-    shift
-    for c in "$@"; do [ "$CODE" = "$c" ] && return 0; done
-    die "$what: HTTP $CODE: $(head -c 500 "$TMP/resp" 2>/dev/null)"
-}
+need wrk redis-server redis-cli curl openssl pkg-config awk
+bench_init "BASE_PID SERVER_PID REDIS_PID"
 
 # --- baseline build -------------------------------------------------------------------------
 mkdir -p build/bench "$OUT"
@@ -138,26 +44,9 @@ ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror tests/bench/evhttp_baseline.c -o "$
     $(pkg-config --cflags --libs libevent) || die "cannot build $BASELINE"
 
 # --- redis, server, baseline ----------------------------------------------------------------
-RPORT=$(free_port)
-redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
-    --logfile "$TMP/redis.log" &
-REDIS_PID=$!
-i=0
-until [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ]; do
-    kill -0 "$REDIS_PID" 2>/dev/null || { cat "$TMP/redis.log" >&2; die "redis-server exited"; }
-    [ $i -lt 100 ] || die "redis-server does not answer on port $RPORT"
-    sleep 0.1
-    i=$((i + 1))
-done
-
-HASH=$(openssl passwd -6 -salt benchsalt "$PASS")
-printf 'admin:%s:*\n' "$HASH" >"$TMP/users"
-mkdir -p "$TMP/storage"
-PORT=$(free_port)
-"$SERVER" --listen "127.0.0.1:$PORT" --redis "127.0.0.1:$RPORT" --storage-dir "$TMP/storage" \
-    --users-file "$TMP/users" --key-prefix bench: --max-connections 4096 \
-    >"$TMP/server.log" 2>&1 &
-SERVER_PID=$!
+start_redis
+start_server server --key-prefix bench: --max-connections 4096
+SERVER_PID=$PID
 wait_http "$PORT" "$SERVER_PID" "$SERVER" "$TMP/server.log"
 
 BPORT=$(free_port)
@@ -166,17 +55,8 @@ BASE_PID=$!
 wait_http "$BPORT" "$BASE_PID" "$BASELINE" "$TMP/baseline.log"
 
 # --- login, library, the session of the get scenario ----------------------------------------
-CODE=$(curl -sS --max-time 10 -o "$TMP/resp" -w '%{http_code}' -X POST -u "admin:$PASS" \
-    "http://127.0.0.1:$PORT/api/session") || CODE=000
-expect "login" 200 201
-TOKEN=$(resp_string)
-[ -n "$TOKEN" ] || die "login: the answer is not a JSON string: $(head -c 200 "$TMP/resp")"
-
-api POST /api/content/local-library \
-    '{"name":"bench","storage_backings":[{"type":"OTHER","storage_uri":"file:///tmp"}]}'
-expect "library create" 201
-LIB=$(resp_string)
-[ -n "$LIB" ] || die "library create: no id in $(head -c 200 "$TMP/resp")"
+TOKEN=$(login "$PORT")
+library_create "$PORT" '{"name":"bench","storage_backings":[{"type":"OTHER","storage_uri":"file:///tmp"}]}'
 
 POOL=$TMP/pool
 : >"$POOL"
@@ -224,11 +104,11 @@ fill_pool() {
 fill_pool 1
 GET_ITEM=$(head -n 1 "$POOL")
 sed -i 1d "$POOL"
-api POST "$SESSION_PATH" "{\"library_item_id\":\"$GET_ITEM\"}"
+api "$PORT" POST "$SESSION_PATH" "{\"library_item_id\":\"$GET_ITEM\"}"
 expect "session create" 201
 GET_SESSION=$(resp_string)
 [ -n "$GET_SESSION" ] || die "session create: no id in $(head -c 200 "$TMP/resp")"
-api GET "$SESSION_PATH/$GET_SESSION"
+api "$PORT" GET "$SESSION_PATH/$GET_SESSION"
 expect "session get" 200
 
 # --- measurements -----------------------------------------------------------------------------

@@ -42,14 +42,9 @@ import sys
 import threading
 import time
 
-HOST = "127.0.0.1"
-SESSION_PATH = "/api/content/library/item/update-session"
+from benchlib import HOST, SESSION_PATH, Fail, Table, expect, run
+
 CHUNK = 5000  # session ids per EVAL
-
-
-class Fail(Exception):
-    pass
-
 
 # --- Redis (RESP2, blocking) -------------------------------------------------------------------
 
@@ -343,13 +338,6 @@ def http(port, token, method, path, body=None):
         sel.close()
 
 
-def expect(what, got, *codes):
-    status, body = got
-    if status not in codes:
-        raise Fail("%s: HTTP %d %s" % (what, status, json.dumps(body)[:300]))
-    return body
-
-
 # --- phases ------------------------------------------------------------------------------------
 
 def poll_expiry(r, rec, step=0.01, limit=15.0):
@@ -410,43 +398,33 @@ def main():
     errors = []
 
     # 1. bulk items and sessions, memory.
-    items = [None] * n
-    bad = []
+    def create_all(what, make):
+        """n creates through A and B, make(i) -> (method, path, body), each answering 201 and
+        an id: the ids; the rate goes to res[WHATs_per_s]."""
+        ids = [None] * n
+        bad = []
 
-    def on_item(i, status, body):
-        m = re.match(rb'\s*"([^"\\]+)"\s*$', body)
-        if status == 201 and m:
-            items[i] = m.group(1).decode()
-        else:
-            bad.append("item: HTTP %d %s" % (status, body[:200]))
+        def on_response(i, status, body):
+            m = re.match(rb'\s*"([^"\\]+)"\s*$', body)
+            if status == 201 and m:
+                ids[i] = m.group(1).decode()
+            else:
+                bad.append("%s: HTTP %d %s" % (what, status, body[:200]))
+
+        secs = bulk(ports, a.token, a.conns, a.depth, n, make, on_response)
+        if bad:
+            raise Fail("%d %s creates failed, first: %s" % (len(bad), what, bad[0]))
+        res[what + "s_per_s"] = n / secs
+        print("expiry: %d %ss in %.1f s (%.0f/s)" % (n, what, secs, n / secs), flush=True)
+        time.sleep(0.3)
+        return ids
 
     lib = a.library
-    secs = bulk(ports, a.token, a.conns, a.depth, n,
-                lambda i: ("POST", "/api/content/library/item",
-                           '{"library_id":"%s","name":"x%d"}' % (lib, i)), on_item)
-    if bad:
-        raise Fail("%d item creates failed, first: %s" % (len(bad), bad[0]))
-    res["items_per_s"] = n / secs
-    print("expiry: %d items in %.1f s (%.0f/s)" % (n, secs, n / secs), flush=True)
-    time.sleep(0.3)
+    items = create_all("item", lambda i: ("POST", "/api/content/library/item",
+                                          '{"library_id":"%s","name":"x%d"}' % (lib, i)))
     mem0 = r.used_memory()
-
-    sids = [None] * n
-
-    def on_session(i, status, body):
-        m = re.match(rb'\s*"([^"\\]+)"\s*$', body)
-        if status == 201 and m:
-            sids[i] = m.group(1).decode()
-        else:
-            bad.append("session: HTTP %d %s" % (status, body[:200]))
-
-    secs = bulk(ports, a.token, a.conns, a.depth, n,
-                lambda i: ("POST", SESSION_PATH, '{"library_item_id":"%s"}' % items[i]), on_session)
-    if bad:
-        raise Fail("%d session creates failed, first: %s" % (len(bad), bad[0]))
-    res["sessions_per_s"] = n / secs
-    print("expiry: %d sessions in %.1f s (%.0f/s)" % (n, secs, n / secs), flush=True)
-    time.sleep(0.3)
+    sids = create_all("session", lambda i: ("POST", SESSION_PATH,
+                                            '{"library_item_id":"%s"}' % items[i]))
     mem1 = r.used_memory()
     zc = r.call("ZCARD", dl_key)
     if zc != n:
@@ -569,15 +547,8 @@ def report(a, res, errors):
     def f(v, fmt):
         return "-" if v is None else fmt % v
 
-    rows = []
-    misses = []
-
-    def row(metric, value, goal="", ok=None):
-        mark = "" if ok is None else ("ok" if ok else "MISS")
-        if ok is False:
-            misses.append(metric)
-        rows.append((metric, value, goal, mark))
-
+    t = Table()
+    row = t.row
     sw = res["sweep_s"]
     row("bulk expiry: deadline -> last ERROR", f(sw, "%.3f s"), "<= 5 s", sw is not None and sw <= 5)
     row("  deadline -> first ERROR", f(res["first_s"], "%.3f s"))
@@ -604,31 +575,9 @@ def report(a, res, errors):
         res["record_bytes"], res["record_encoding"], res["lock_bytes"], res["fence_bytes"]))
     row("  create rates (items, sessions)", "%.0f/s, %.0f/s" % (res["items_per_s"], res["sessions_per_s"]))
 
-    w = [max(len(x[i]) for x in rows + [("metric", "measured", "goal", "")]) for i in range(3)]
-    lines = ["", "update-sessiond expiry bench: %d sessions, same deadline, 2 instances sweeping%s" % (
-        a.sessions, a.note), ""]
-    fmt = "%%-%ds | %%-%ds | %%-%ds | %%s" % tuple(w)
-    lines.append((fmt % ("metric", "measured", "goal", "")).rstrip())
-    lines.append("-" * (sum(w) + 12))
-    for x in rows:
-        lines.append((fmt % x).rstrip())
-    lines.append("")
-    if misses:
-        lines.append("GOALS MISSED: " + "; ".join(m.strip() for m in misses))
-    for e in errors:
-        lines.append("ERROR: " + e)
-    lines.append("EXPIRYRESULT " + " ".join(
-        "%s=%s" % (k, ("%.3f" % v) if isinstance(v, float) else v) for k, v in sorted(res.items())))
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    if a.summary:
-        with open(a.summary, "w") as fh:
-            fh.write(text)
+    t.write("update-sessiond expiry bench: %d sessions, same deadline, 2 instances sweeping%s" % (
+        a.sessions, a.note), [], errors, "EXPIRYRESULT", res, a.summary)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (Fail, OSError, ConnectionError) as e:
-        print("expiry.py: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run(main, "expiry.py")

@@ -38,16 +38,12 @@ import sys
 import threading
 import time
 
-HOST = "127.0.0.1"
+from benchlib import HOST, SESSION_PATH, Fail, Table, expect, run
+
 API = "/api/content"
-SESSION_PATH = API + "/library/item/update-session"
 GOAL_RATIO = 0.8
 GOAL_RSS_KIB = 32 * 1024
 MB = 1e6
-
-
-class Fail(Exception):
-    pass
 
 
 # --- small requests ----------------------------------------------------------------------------
@@ -70,13 +66,6 @@ def http(port, token, method, path, body=None):
         return r.status, parsed
     finally:
         c.close()
-
-
-def expect(what, got, *codes):
-    status, body = got
-    if status not in codes:
-        raise Fail("%s: HTTP %d %s" % (what, status, json.dumps(body)[:300]))
-    return body
 
 
 # --- /proc -------------------------------------------------------------------------------------
@@ -263,13 +252,8 @@ def main():
 
 def report(a, res, runs):
     size = res["size"]
-    rows, misses = [], []
-
-    def row(metric, value, goal="", ok=None):
-        mark = "" if ok is None else ("ok" if ok else "MISS")
-        if ok is False:
-            misses.append(metric)
-        rows.append((metric, value, goal, mark))
+    t = Table()
+    row = t.row
 
     def rate(s):
         return size / s / MB
@@ -296,38 +280,16 @@ def report(a, res, runs):
     row("File.get after each PUT", "READY, size and SHA256 match" if not errors else "%d problem(s)"
         % len(errors), "READY", not errors)
 
-    w = [max(len(x[i]) for x in rows + [("metric", "measured", "goal", "")]) for i in range(3)]
-    lines = ["", "update-sessiond upload bench: PUT of %.2f GiB with SHA256, from the page cache%s" % (
-        size / 2**30, a.note), ""]
-    fmt = "%%-%ds | %%-%ds | %%-%ds | %%s" % tuple(w)
-    lines.append((fmt % ("metric", "measured", "goal", "")).rstrip())
-    lines.append("-" * (sum(w) + 12))
-    for x in rows:
-        lines.append((fmt % x).rstrip())
-    lines.append("")
-    lines.append("MB = 10^6 bytes; PUT time = curl start to exit (includes the server's final fsync "
-                 "and Redis update).")
-    if misses:
-        lines.append("GOALS MISSED: " + "; ".join(m.strip() for m in misses))
-    for e in errors:
-        lines.append("ERROR: " + e)
     out = {"sha256sum_mbs": sha, "openssl_mbs": rate(res["openssl_s"]), "put_mbs": up,
            "ratio": ratio, "peak_rss_kib": peak, "size": size}
     for i, r in enumerate(runs, 1):
         out["run%d_mbs" % i] = rate(r["wall_s"])
         out["run%d_srv_cpu_s" % i] = r["srv_cpu_s"]
-    lines.append("UPLOADRESULT " + " ".join(
-        "%s=%s" % (k, ("%.3f" % v) if isinstance(v, float) else v) for k, v in sorted(out.items())))
-    text = "\n".join(lines) + "\n"
-    sys.stdout.write(text)
-    if a.summary:
-        with open(a.summary, "w") as fh:
-            fh.write(text)
+    t.write("update-sessiond upload bench: PUT of %.2f GiB with SHA256, from the page cache%s" % (
+        size / 2**30, a.note),
+        ["MB = 10^6 bytes; PUT time = curl start to exit (includes the server's final fsync "
+         "and Redis update)."], errors, "UPLOADRESULT", out, a.summary)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (Fail, OSError, ValueError) as e:
-        print("upload.py: %s" % e, file=sys.stderr)
-        sys.exit(1)
+    run(main, "upload.py", ValueError)
