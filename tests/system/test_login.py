@@ -112,3 +112,28 @@ class LoginTest(ServerTestCase):
 if __name__ == "__main__":
     import unittest
     unittest.main()
+
+
+class LoginIdleTest(ServerTestCase):
+    """--login-idle: a token in use stays valid (its idle timer is renewed at most once per
+    step, and never so that it expires earlier than the idle timeout after its last use); an
+    idle one is forgotten."""
+
+    server_args = ("--login-idle", "2")
+
+    def test_token_in_use_lives_idle_token_dies(self):
+        import time
+        c = self.server.client("admin")
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 4.5:  # more than twice the idle timeout, in use
+            self.assertStatus(c.get("/api/session"), 200, "token in use at %.1f s"
+                              % (time.monotonic() - t0))
+            time.sleep(0.5)
+        for _ in range(10):  # uses closer together than the renewal step
+            self.assertStatus(c.get("/api/session"), 200, "rapid use")
+            time.sleep(0.05)
+        time.sleep(1.8)  # idle, but less than the 2 s timeout since the last use
+        self.assertStatus(c.get("/api/session"), 200, "not expired before the idle timeout")
+        time.sleep(2.6)  # idle longer than 2 s + the 0.2 s renewal step
+        r = c.get("/api/session")
+        self.assertApiError(r, 401, "UNAUTHENTICATED")
