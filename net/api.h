@@ -60,6 +60,7 @@ struct call {
     struct json_object *body;     /* the parsed body, or NULL when empty */
     struct json_object *spec;     /* /api: the body; /rest: body[op->rest_spec] or the body */
     const char *prefix;           /* "" or "create_spec." : how fields are named in messages */
+    char prefix_buf[32];          /* holds the /rest prefix */
     char token[256];
     store_auth_t auth;
     char subject_id[SESSION_ID_MAX]; /* the id a NOT_FOUND message names */

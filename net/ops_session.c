@@ -174,7 +174,7 @@ void op_session_change(call_t *c) {
     if (!parse_session_id(c->id, item)) { call_fail_store(c, ST_NOT_FOUND, NULL); return; }
     session_change_t ch;
     session_change_init(&ch, event_of(c->op));
-    static vapi_message_t client_error; /* copied by the store before it returns */
+    vapi_message_t client_error; /* the store copies it into the call's arguments */
     if (read_change_input(c, &ch, &client_error, &f) != C_OK) { call_fail(c, &f); return; }
     if (ch.event == EV_COMPLETE) {
         c->extra = calloc(1, sizeof(bool));

@@ -279,10 +279,8 @@ void api_handle(http_request_t *req, void *arg) {
             c->spec = inner;
         else
             c->spec = NULL;
-        static char prefixes[ARRAY_LEN(operations)][32];
-        size_t idx = (size_t)(op - operations);
-        if (!prefixes[idx][0]) snprintf(prefixes[idx], sizeof(prefixes[idx]), "%s.", op->rest_spec);
-        c->prefix = prefixes[idx];
+        snprintf(c->prefix_buf, sizeof(c->prefix_buf), "%s.", op->rest_spec);
+        c->prefix = c->prefix_buf;
     }
     if (!op->anonymous && !c->token[0]) {
         call_fail_store(c, ST_UNAUTHENTICATED, NULL);

@@ -65,12 +65,6 @@ static int64_t progress_interval_ms(const app_t *app) {
     return quarter < 1000 ? quarter : 1000;
 }
 
-static void ignore_done(void *arg, store_status_t st, const char *detail) {
-    (void)arg;
-    (void)st;
-    (void)detail;
-}
-
 static void unlink_old_blobs(app_t *app, const char *session_id, char *const *blobs, size_t n) {
     char item[ID_MAX];
     if (!parse_session_id(session_id, item)) return;
@@ -445,7 +439,6 @@ void transfer_init(app_t *app) {
     http_stream_t stream = {upload_match, upload_start, upload_data, upload_finish, app};
     http_server_set_stream(app->http, &stream);
     store_on_expired(app->store, on_expired, app);
-    (void)ignore_done;
 }
 
 void transfer_shutdown(app_t *app) {

@@ -48,6 +48,14 @@ CLS_MSG_PREFIX = "com.vmware.vdcs.cls-main."
 AUTH_REQUIRED_MSG_ID = "vapi.method.authentication.required"
 
 UPDATE_SESSION_PATH = "/api/content/library/item/update-session"
+
+
+def session_path(sid, action=None):
+    """/api path of update session sid, with ?action= when given."""
+    path = UPDATE_SESSION_PATH + "/" + sid
+    if action is not None:
+        path += "?action=" + action
+    return path
 ISO_Z_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
 
 
@@ -680,6 +688,49 @@ class ApiTestCase(unittest.TestCase):
         ctype = r.headers.get("Content-Type", "")
         self.assertTrue(ctype.startswith("application/json"),
                         "Content-Type %r is not application/json" % ctype)
+
+    def get_session(self, client, sid, what="get session"):
+        r = client.get(session_path(sid))
+        self.assertStatus(r, 200, what)
+        self.assertIsInstance(r.json, dict, r.raw[:300])
+        return r.json
+
+    def expiration(self, session):
+        return self.assertIsoTime(session.get("expiration_time"), "expiration_time")
+
+    def wait_expired(self, client, sid, exp, limit, what="session", poll_s=0.1):
+        """Polls GET every poll_s until the session reads ERROR. Each answer before that must
+        be 200 ACTIVE; ERROR must not be seen before exp (the answer arrived after exp) and
+        must be seen by a request sent no later than limit. Returns the expired session."""
+        while True:
+            t0 = utcnow()
+            r = client.get(session_path(sid))
+            t1 = utcnow()
+            self.assertStatus(r, 200, "%s: get while waiting for expiry" % what)
+            s = r.json
+            self.assertIsInstance(s, dict, r.raw[:300])
+            state = s.get("state")
+            if state == "ERROR":
+                self.assertGreater(t1, exp, "%s: ERROR before its expiration_time %s: %r"
+                                   % (what, exp.isoformat(), s))
+                self.assertLessEqual(t0, limit, "%s: ERROR seen only at %s, limit %s"
+                                     % (what, t0.isoformat(), limit.isoformat()))
+                self.assertExpiredMessage(s)
+                return s
+            self.assertEqual(state, "ACTIVE", "%s: %r" % (what, s))
+            if t0 > limit:
+                self.fail("%s: still ACTIVE at %s, after the limit %s (expiration_time %s): %r"
+                          % (what, t0.isoformat(), limit.isoformat(), exp.isoformat(), s))
+            time.sleep(poll_s)
+
+    def assertExpiredMessage(self, session):
+        self.assertEqual(session.get("state"), "ERROR", session)
+        em = session.get("error_message")
+        self.assertIsInstance(em, dict, "an expired session carries error_message: %r" % session)
+        self.assertIsInstance(em.get("default_message"), str, session)
+        self.assertIn("expired", em["default_message"], session)
+        self.assertIsInstance(em.get("id"), str, session)
+        self.assertTrue(em["id"].startswith(CLS_MSG_PREFIX), session)
 
 
 class ServerTestCase(ApiTestCase):

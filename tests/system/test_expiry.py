@@ -9,7 +9,7 @@ Times are compared on the wall clock of this host, which the server (Redis TIME)
 import datetime
 import time
 
-from harness import (CLS_MSG_PREFIX, UPDATE_SESSION_PATH, ApiTestCase, Server,
+from harness import (session_path, CLS_MSG_PREFIX, UPDATE_SESSION_PATH, ApiTestCase, Server,
                      ServerTestCase, utcnow)
 
 TIMEOUT_S = 1                  # --session-timeout of these servers
@@ -19,11 +19,6 @@ STOP_EXPIRE_WITHIN_S = 2.0     # ... and within this after the last keep-alive
 EXP_TOLERANCE = datetime.timedelta(seconds=0.25)   # expiration_time vs. creation + timeout
 
 
-def session_path(sid, action=None):
-    path = UPDATE_SESSION_PATH + "/" + sid
-    if action is not None:
-        path += "?action=" + action
-    return path
 
 
 def seconds(s):
@@ -41,49 +36,6 @@ class ExpiryCase(ApiTestCase):
         self.assertIsInstance(r.json, str)
         return r.json, before, after
 
-    def get_session(self, client, sid, what="get session"):
-        r = client.get(session_path(sid))
-        self.assertStatus(r, 200, what)
-        self.assertIsInstance(r.json, dict, r.raw[:300])
-        return r.json
-
-    def expiration(self, session):
-        return self.assertIsoTime(session.get("expiration_time"), "expiration_time")
-
-    def assertExpiredMessage(self, session):
-        self.assertEqual(session.get("state"), "ERROR", session)
-        em = session.get("error_message")
-        self.assertIsInstance(em, dict, "an expired session carries error_message: %r" % session)
-        self.assertIsInstance(em.get("default_message"), str, session)
-        self.assertIn("expired", em["default_message"], session)
-        self.assertIsInstance(em.get("id"), str, session)
-        self.assertTrue(em["id"].startswith(CLS_MSG_PREFIX), session)
-        self.assertIsInstance(em.get("args"), list, session)
-
-    def wait_expired(self, client, sid, exp, limit, what="session"):
-        """Polls GET every POLL_S until the session reads ERROR. Each answer before that must
-        be 200 ACTIVE; ERROR must not be seen before exp (the answer arrived after exp) and
-        must be seen by a request sent no later than limit. Returns the expired session."""
-        while True:
-            t0 = utcnow()
-            r = client.get(session_path(sid))
-            t1 = utcnow()
-            self.assertStatus(r, 200, "%s: get while waiting for expiry" % what)
-            s = r.json
-            self.assertIsInstance(s, dict, r.raw[:300])
-            state = s.get("state")
-            if state == "ERROR":
-                self.assertGreater(t1, exp, "%s: ERROR before its expiration_time %s: %r"
-                                   % (what, exp.isoformat(), s))
-                self.assertLessEqual(t0, limit, "%s: ERROR seen only at %s, limit %s"
-                                     % (what, t0.isoformat(), limit.isoformat()))
-                self.assertExpiredMessage(s)
-                return s
-            self.assertEqual(state, "ACTIVE", "%s: %r" % (what, s))
-            if t0 > limit:
-                self.fail("%s: still ACTIVE at %s, after the limit %s (expiration_time %s): %r"
-                          % (what, t0.isoformat(), limit.isoformat(), exp.isoformat(), s))
-            time.sleep(POLL_S)
 
     def item_content_version(self, client, item):
         r = client.get("/api/content/library/item/" + item)

@@ -23,7 +23,7 @@ import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import (CLS_MSG_PREFIX, UPDATE_SESSION_PATH,  # noqa: E402
+from harness import (session_path, CLS_MSG_PREFIX, UPDATE_SESSION_PATH,  # noqa: E402
                      ApiTestCase, Client, Response, ServerTestCase, free_port)
 
 ITEM_PATH = "/api/content/library/item"
@@ -47,11 +47,6 @@ def q(name):
     return urllib.parse.quote(name, safe="")
 
 
-def session_path(sid, action=None):
-    path = UPDATE_SESSION_PATH + "/" + sid
-    if action is not None:
-        path += "?action=" + action
-    return path
 
 
 def files_path(sid, name=None, action=None):

@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 
-from harness import (CLS_MSG_PREFIX, ROOT, START_TIMEOUT, STOP_TIMEOUT,
+from harness import (session_path, CLS_MSG_PREFIX, ROOT, START_TIMEOUT, STOP_TIMEOUT,
                      UPDATE_SESSION_PATH, ApiTestCase, Client, RedisServer, Server, parse_iso,
                      port_open, utcnow)
 
@@ -26,11 +26,6 @@ POLL_S = 0.1
 FAKETIME_OFFSET = "+1h"
 
 
-def session_path(sid, action=None):
-    path = UPDATE_SESSION_PATH + "/" + sid
-    if action is not None:
-        path += "?action=" + action
-    return path
 
 
 def seconds(s):
@@ -156,44 +151,6 @@ class InstancesCase(ApiTestCase):
         self.addCleanup(srv.stop)
         return srv
 
-    def get_session(self, client, sid, what="get session"):
-        r = client.get(session_path(sid))
-        self.assertStatus(r, 200, what)
-        self.assertIsInstance(r.json, dict, r.raw[:300])
-        return r.json
-
-    def expiration(self, session):
-        return self.assertIsoTime(session.get("expiration_time"), "expiration_time")
-
-    def assertExpiredMessage(self, session):
-        self.assertEqual(session.get("state"), "ERROR", session)
-        em = session.get("error_message")
-        self.assertIsInstance(em, dict, "an expired session carries error_message: %r" % session)
-        self.assertIn("expired", em.get("default_message") or "", session)
-        self.assertTrue((em.get("id") or "").startswith(CLS_MSG_PREFIX), session)
-
-    def wait_expired(self, client, sid, exp, limit, what="session"):
-        """Polls GET every POLL_S until ERROR: before that 200 ACTIVE; ERROR not before exp,
-        and seen by a request sent no later than limit."""
-        while True:
-            t0 = utcnow()
-            r = client.get(session_path(sid))
-            t1 = utcnow()
-            self.assertStatus(r, 200, "%s: get while waiting for expiry" % what)
-            s = r.json
-            self.assertIsInstance(s, dict, r.raw[:300])
-            if s.get("state") == "ERROR":
-                self.assertGreater(t1, exp, "%s: ERROR before its expiration_time %s: %r"
-                                   % (what, exp.isoformat(), s))
-                self.assertLessEqual(t0, limit, "%s: ERROR seen only at %s, limit %s"
-                                     % (what, t0.isoformat(), limit.isoformat()))
-                self.assertExpiredMessage(s)
-                return s
-            self.assertEqual(s.get("state"), "ACTIVE", "%s: %r" % (what, s))
-            if t0 > limit:
-                self.fail("%s: still ACTIVE at %s, after the limit %s (expiration_time %s)"
-                          % (what, t0.isoformat(), limit.isoformat(), exp.isoformat()))
-            time.sleep(POLL_S)
 
     def wait_stored_error(self, sid, limit, what="session"):
         """The session's Redis record says ERROR (a sweeper recorded the expiry) by limit."""

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 
-from harness import (CLS_MSG_PREFIX, HTTP_TIMEOUT, SESSION_HEADER, UPDATE_SESSION_PATH,
+from harness import (session_path, CLS_MSG_PREFIX, HTTP_TIMEOUT, SESSION_HEADER, UPDATE_SESSION_PATH,
                      ApiTestCase, Server, ServerTestCase, utcnow)
 
 DEFAULT_SESSION_TIMEOUT_S = 300
@@ -45,11 +45,6 @@ TERMINAL_STATES = ("DONE", "ERROR", "CANCELED")
 # helpers (local to this file; the harness has no PATCH / action helpers)
 # ---------------------------------------------------------------------------------------------
 
-def session_path(sid, action=None):
-    path = UPDATE_SESSION_PATH + "/" + sid
-    if action is not None:
-        path += "?action=" + action
-    return path
 
 
 def do_op(client, sid, op, body=None):
