@@ -21,7 +21,7 @@ endif
 
 CORE_SRC  := $(wildcard core/*.c)
 STORE_SRC := $(wildcard store/*.c)
-NET_SRC   := $(filter-out net/main.c,$(wildcard net/*.c))
+NET_SRC   := $(filter-out net/main.c,$(wildcard net/*.c net/data/*.c))
 LUA_SRC   := $(sort $(wildcard store/lua/*.lua))
 
 CORE_OBJ  := $(CORE_SRC:%.c=$(BUILD)/%.o)
@@ -98,9 +98,9 @@ $(BUILD)/tests/test_soap: tests/unit/test_soap.c $(BUILD)/net/soap.o $(CORE_OBJ)
 
 # Blob store and PULL client unit tests (test_pull runs HTTP/HTTPS servers in-process and
 # needs the openssl command to make its self-signed certificate).
-$(BUILD)/tests/test_blob: tests/unit/test_blob.c $(BUILD)/net/blob.o $(CORE_OBJ)
+$(BUILD)/tests/test_blob: tests/unit/test_blob.c $(BUILD)/store/blob.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_pull: tests/unit/test_pull.c $(BUILD)/net/pull.o $(BUILD)/net/blob.o $(CORE_OBJ)
+$(BUILD)/tests/test_pull: tests/unit/test_pull.c $(BUILD)/net/data/pull.o $(BUILD)/store/blob.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

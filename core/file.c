@@ -243,7 +243,7 @@ static int check_uri(const char *field, const char *uri, char *out, vapi_failure
 }
 
 /* SHA-1 thumbprint: 40 hex digits, bare or as 20 colon-separated pairs, any case; stored as
- * "AA:BB:..." (59 characters), the form net/pull.h expects. */
+ * "AA:BB:..." (59 characters), the form net/data/pull.h expects. */
 static int check_thumbprint(const char *field, const char *s, char *out, vapi_failure_t *f) {
     char hex[40];
     size_t len = strnlen(s, 60);

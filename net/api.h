@@ -25,7 +25,7 @@ typedef struct app {
     store_t *store;
     http_server_t *http;
     char public_url[600];
-    struct transfers *transfers; /* net/transfer.c */
+    struct transfers *transfers; /* net/data/transfer.c */
 } app_t;
 
 /* How success looks on the wire: /api 201+value, 200+value, 204; /rest always 200, with
@@ -126,7 +126,7 @@ void op_file_remove(call_t *c);
 void op_file_validate(call_t *c);
 void op_item_files(call_t *c);
 
-/* Transfers (net/transfer.c): the PUSH data plane and PULL transfers, and what happens to
+/* Transfers (net/data/transfer.c): the PUSH data plane and PULL transfers, and what happens to
  * staged data when a session ends. */
 void transfer_init(app_t *app);
 void transfer_shutdown(app_t *app);

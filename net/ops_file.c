@@ -1,5 +1,5 @@
 /* net/ops_file.c: the UpdateSession File service (vsphere-api.md 3) and the item's file list:
- * add, get, list, remove, validate. The data itself moves in net/transfer.c. In /api the
+ * add, get, list, remove, validate. The data itself moves in net/data/transfer.c. In /api the
  * session is the path id and the file name a path segment; in /rest the session is the path id
  * (or ?update_session_id= for list) and the name the body's file_name. */
 #include <json-c/json.h>

@@ -8,7 +8,7 @@
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
-#include "net/blob.h"
+#include "store/blob.h"
 
 /* POST .../update-session: spec, optional client_token (query, Client-Token header, or /rest
  * body field), then one atomic store call that also enforces one ACTIVE session per item. */

@@ -1,4 +1,4 @@
-/* tests/unit/test_blob.c: net/blob.c on a temporary storage directory: the writer's digests
+/* tests/unit/test_blob.c: store/blob.c on a temporary storage directory: the writer's digests
  * for every algorithm ("abc" vectors, also written in pieces, the empty file, a million 'a', and
  * 40 MiB across the writeback windows), the layout
  * (staging .part, final name, items/ link), abort, a failing write (file size limit),
@@ -22,7 +22,7 @@
 
 #include <openssl/evp.h>
 
-#include "net/blob.h"
+#include "store/blob.h"
 
 #define ITEM "6f1c5e2a-item"
 #define UUID "0a4c6b8e-sess"

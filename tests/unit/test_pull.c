@@ -1,4 +1,4 @@
-/* tests/unit/test_pull.c: the PULL client (net/pull.c) against servers running in-process on
+/* tests/unit/test_pull.c: the PULL client (net/data/pull.c) against servers running in-process on
  * 127.0.0.1, port 0, in the same event_base: an evhttp server (plain and, through
  * evhttp_set_bevcb + bufferevent_openssl, TLS with a self-signed certificate the openssl
  * command makes at start), and a scripted raw TCP server for what evhttp will not do (stall
@@ -44,8 +44,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "net/blob.h"
-#include "net/pull.h"
+#include "store/blob.h"
+#include "net/data/pull.h"
 
 #define BODY_LEN (8 * 1024 * 1024)
 #define ITEM "item-1"

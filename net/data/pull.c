@@ -1,4 +1,4 @@
-/* net/pull.c: the PULL transfer client (contract in net/pull.h).
+/* net/data/pull.c: the PULL transfer client (contract in net/data/pull.h).
  *
  * One pull is one GET over one connection (libevent's evhttp client; for https a
  * bufferevent_openssl under it), streamed piece by piece into a blob writer that hashes as it
@@ -59,7 +59,7 @@
  * or after a pull_cancel() made from one of our callbacks (e.g. progress); pull_cancel() from
  * anywhere else frees at once, except while a name lookup is in flight: evdns cancels
  * asynchronously, so the memory goes one loop iteration later. */
-#include "net/pull.h"
+#include "net/data/pull.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -87,7 +87,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#include "net/blob.h"
+#include "store/blob.h"
 
 #define PULL_MAX_BUFFERED (16 * 1024 * 1024) /* bytes waiting for evhttp: largest chunk */
 #define PULL_MAX_HEADERS (64 * 1024)

@@ -1,9 +1,9 @@
-/* net/pull.h: the PULL transfer client: the server fetches a file from an http:// or https://
+/* net/data/pull.h: the PULL transfer client: the server fetches a file from an http:// or https://
  * URL (libevent's HTTP client, OpenSSL for TLS), streaming it into a staged blob with the
  * blob writer, hashing on the fly, with timeouts, and pinning the certificate when a SHA-1
  * thumbprint is given. It never blocks the loop and never holds the whole file in memory. */
-#ifndef NET_PULL_H
-#define NET_PULL_H
+#ifndef NET_DATA_PULL_H
+#define NET_DATA_PULL_H
 
 #include "core/file.h"
 

@@ -1,4 +1,4 @@
-/* net/blob.c: file content on disk under --storage-dir (layout in net/blob.h), and the
+/* store/blob.c: file content on disk under --storage-dir (layout in store/blob.h), and the
  * streaming writer that hashes as bytes arrive.
  *
  * Paths are built only from ids the server made (item id, session uuid, blob uuid); callers
@@ -27,7 +27,7 @@
  * umask (the operator's choice). Everything here is synchronous file-system work on the event
  * loop thread: one open/mkdir per transfer, one write(2) per received piece, the writeback
  * pacing, and the syncs at the end. */
-#include "net/blob.h"
+#include "store/blob.h"
 
 #include <dirent.h>
 #include <errno.h>

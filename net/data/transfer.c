@@ -1,4 +1,4 @@
-/* net/transfer.c: moving file content. The PUSH data plane: PUT or POST of raw bytes to
+/* net/data/transfer.c: moving file content. The PUSH data plane: PUT or POST of raw bytes to
  * <public url>/cls/data/<token>/<name>, streamed (net/http.c's streaming bodies) into a staged
  * blob and hashed as it arrives; the token alone authorizes. PULL transfers started by
  * File.add, running on the instance that accepted the add. And what happens to staged data
@@ -15,8 +15,8 @@
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
-#include "net/blob.h"
-#include "net/pull.h"
+#include "store/blob.h"
+#include "net/data/pull.h"
 
 #define DATA_PREFIX "/cls/data/"
 

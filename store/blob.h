@@ -1,4 +1,4 @@
-/* net/blob.h: file content on disk under --storage-dir, and streaming writes with hashing.
+/* store/blob.h: file content on disk under --storage-dir, and streaming writes with hashing.
  *
  * Layout (every path component comes from ids we made; the client's file name never reaches
  * the disk):
@@ -8,8 +8,8 @@
  * A blob is a fresh UUID per transfer attempt, so a retry never overwrites a file someone reads,
  * and publishing is: link the staged blobs into items/, then one atomic Redis script switches the
  * item's file list to them; blobs the item no longer references are unlinked afterwards. */
-#ifndef NET_BLOB_H
-#define NET_BLOB_H
+#ifndef STORE_BLOB_H
+#define STORE_BLOB_H
 
 #include "core/file.h"
 
