@@ -14,7 +14,7 @@ else
 CFLAGS  += -O2 -g
 endif
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DUSD_FAULTS
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build/san
 endif

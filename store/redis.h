@@ -47,6 +47,10 @@ typedef enum {
     SCRIPT_TRANSFER_PROGRESS,
     SCRIPT_TRANSFER_END,
     SCRIPT_SESSION_COMPLETE,
+    SCRIPT_SESSION_COMPLETE_SERVER, /* the same body without login: the server's own complete */
+    /* Garbage (store/garbage.c) */
+    SCRIPT_GARBAGE_TAKE,
+    SCRIPT_BLOBS_REFERENCED,
     SCRIPT_COUNT
 } script_id_t;
 
