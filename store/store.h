@@ -89,7 +89,9 @@ void store_logout(store_t *st, const store_auth_t *auth, store_done_cb cb, void 
  * NULL. One atomic script: token lookup/record (scoped per user; a replay with the same item
  * answers ST_OK with the first session's id as detail, another item ST_TOKEN_CONFLICT), item
  * existence (ST_NOT_FOUND) and library type (ST_WRONG_TYPE), SET NX of the item lock (ST_BUSY),
- * fence counter, session record, deadline index, the owner's list. detail = the session id. */
+ * session record, deadline index, the owner's list. detail = the session id. The token is a
+ * UUID, matched case-insensitively; one whose session record is gone (retention passed) is
+ * treated as new. */
 void store_session_create(store_t *st, const store_auth_t *auth, const char *new_id,
                           const session_spec_t *spec, const char *client_token,
                           store_done_cb cb, void *arg);
