@@ -17,12 +17,11 @@
  *                                   modified, size, cached ("1"/"0")}
  *   P {<item>}:lock                 string: id of the item's ACTIVE session (SET NX; PX =
  *                                   2 x session timeout + 60 s, a backstop only)
- *   P {<item>}:fence                counter, INCR at each session create
  *   P {<item>}:s:<uuid>             hash, session "<item>:<uuid>": {item, cv, state,
- *                                   progress, deadline, created, owner, fence, wb (warning
- *                                   behavior JSON, optional), err (error_message JSON,
- *                                   optional), finished (once terminal), complete_requested
- *                                   ("1" while a complete waits for PULL transfers)}
+ *                                   progress, deadline, created, owner, wb (warning behavior
+ *                                   JSON, optional), err (error_message JSON, optional),
+ *                                   finished (once terminal), complete_requested ("1" while a
+ *                                   complete waits for PULL transfers)}
  *   P {<item>}:s:<uuid>:files       hash file name -> the session's file record (JSON, see
  *                                   store/files.c); PEXPIRE retention once the session ends
  *   P {<item>}:files                hash file name -> the item's published file (JSON {name,
@@ -32,7 +31,9 @@
  *                                   a replaced or removed file's entry is ignored)
  *   P deadlines                     zset of session ids, score = deadline (read by the sweeper)
  *   P user:<user>:sessions          zset of the user's session ids, score = creation
- *   P ctok:<client token>           hash {user, item, sid}; PEXPIRE token retention
+ *   P ctok:<lower(client token)>    hash {user, item, sid}; PEXPIRE token retention (a UUID:
+ *                                   either case names one token). A token whose session
+ *                                   record is gone is stale: the next create replaces it
  *
  * All keys of one item share the hash tag {<item>}. We target a standalone Redis (or one
  * primary with replicas): some scripts touch keys they build themselves rather than receive in

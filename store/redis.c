@@ -5,9 +5,13 @@
  * exactly once.
  *
  * Link states: DOWN (no context; a reconnect timer is pending) -> CONNECTING (TCP connect in
- * progress) -> LOADING (connected, SCRIPT LOADs in flight) -> READY (calls are sent). CONNECTING
- * and LOADING together are bounded by connect_timeout_ms: a SIGSTOPped Redis accepts TCP
- * connections but never answers, so a connect that does not finish is torn down and retried.
+ * progress) -> LOADING (connected, the maxmemory-policy check and SCRIPT LOADs in flight) ->
+ * READY (calls are sent). CONNECTING and LOADING together are bounded by connect_timeout_ms: a
+ * SIGSTOPped Redis accepts TCP connections but never answers, so a connect that does not finish
+ * is torn down and retried. A Redis that may evict keys (maxmemory-policy other than
+ * noeviction) never becomes READY: evicting a lock or a session record would break the
+ * one-ACTIVE-session rule, so it is treated as a failed connect and retried with backoff
+ * until an operator fixes the policy (CONFIG SET works; no restart of ours needed).
  *
  * Call states (every call is answered exactly once; call_answer() is the only place that runs a
  * call's reply function, and it asserts the call was not answered before):
@@ -140,7 +144,10 @@ struct store {
 
     redisAsyncContext *ac; /* NULL when DOWN */
     link_state_t link;
-    int loads_pending;
+    int loads_pending;  /* replies LOADING still waits for: the policy check + SCRIPT_COUNT */
+    const char *drop_why; /* why the connect timer drops a LOADING link; NULL: it timed out */
+    char bad_policy[32];  /* the wrong maxmemory-policy last logged; "" once one was right */
+    bool policy_warned;   /* logged once: the policy could not be checked */
     struct event *connect_timer;   /* bounds CONNECTING + LOADING */
     struct event *reconnect_timer; /* backoff while DOWN */
     int backoff_ms;
@@ -432,14 +439,27 @@ static void on_connect_timer(evutil_socket_t fd, short what, void *arg) {
     store_t *st = arg;
     if (st->link != LINK_CONNECTING && st->link != LINK_LOADING) return; /* already dropped */
     enter(st);
-    link_drop(st, st->link == LINK_LOADING ? "script load failed or timed out"
-                                           : "connect timed out");
+    link_drop(st, st->drop_why                ? st->drop_why
+                  : st->link == LINK_LOADING ? "script load failed or timed out"
+                                             : "connect timed out");
     leave(st);
 }
 
 static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd, (void)what;
     link_connect(arg);
+}
+
+/* One of LOADING's replies was good; the last one makes the link READY. A failed one never
+ * counts, so a link with a failure cannot become READY while the connect timer drops it. */
+static void load_step_done(store_t *st) {
+    if (--st->loads_pending > 0) return;
+    st->link = LINK_READY;
+    st->backoff_ms = BACKOFF_MIN_MS;
+    event_del(st->connect_timer);
+    if (st->down_logged) store_log("redis link up");
+    st->down_logged = false;
+    flush_waiting(st);
 }
 
 static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -453,17 +473,50 @@ static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata)
         event_active(st->connect_timer, EV_TIMEOUT, 1); /* drop from the timer */
         return;
     }
-    if (--st->loads_pending > 0) return;
-    st->link = LINK_READY;
-    st->backoff_ms = BACKOFF_MIN_MS;
-    event_del(st->connect_timer);
-    if (st->down_logged) store_log("redis link up");
-    st->down_logged = false;
-    flush_waiting(st);
+    load_step_done(st);
 }
 
-/* Connected: load every script (pipelined). No reply function can run here (hiredis would not
- * defer a free made from onConnect), so anything that fails is left to the connect timer. */
+/* The answer to CONFIG GET maxmemory-policy (["maxmemory-policy", POLICY]). Anything but
+ * noeviction lets Redis evict a lock or a session under memory pressure, which would let a
+ * second session become ACTIVE on an item: the link is refused (dropped from the connect timer,
+ * so calls get ST_UNAVAILABLE) and retried with backoff, each retry asking again. The line is
+ * logged once per wrong policy, not at every retry. A Redis that will not say (CONFIG renamed
+ * or refused by ACL, an unexpected reply) cannot be checked: warned once, then served. */
+static void on_policy(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)privdata;
+    store_t *st = ac->data;
+    redisReply *r = reply;
+    if (!st || ac != st->ac || !r || st->link != LINK_LOADING) return; /* link going away */
+    const redisReply *v =
+        r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[1] : NULL;
+    if (!v || (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_STATUS)) {
+        if (!st->policy_warned)
+            store_log("warning: cannot check Redis maxmemory-policy (CONFIG GET: %s); it must "
+                      "be noeviction (keys of locks and sessions could be evicted)",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        st->policy_warned = true;
+        load_step_done(st);
+        return;
+    }
+    if (v->len == 10 && memcmp(v->str, "noeviction", 10) == 0) {
+        st->bad_policy[0] = '\0';
+        load_step_done(st);
+        return;
+    }
+    int n = v->len < sizeof(st->bad_policy) ? (int)v->len : (int)sizeof(st->bad_policy) - 1;
+    if (strlen(st->bad_policy) != (size_t)n || memcmp(st->bad_policy, v->str, (size_t)n) != 0) {
+        store_log("Redis maxmemory-policy is %.*s; it must be noeviction (keys of locks and "
+                  "sessions could be evicted); not serving until it is", n, v->str);
+        memcpy(st->bad_policy, v->str, (size_t)n);
+        st->bad_policy[n] = '\0';
+    }
+    st->drop_why = "maxmemory-policy is not noeviction";
+    event_active(st->connect_timer, EV_TIMEOUT, 1); /* drop from the timer */
+}
+
+/* Connected: check the maxmemory-policy and load every script (pipelined, one round trip). No
+ * reply function can run here (hiredis would not defer a free made from onConnect), so
+ * anything that fails is left to the connect timer. */
 static void on_connect(const redisAsyncContext *cac, int status) {
     store_t *st = cac->data;
     if (!st) return;
@@ -476,7 +529,13 @@ static void on_connect(const redisAsyncContext *cac, int status) {
         return;
     }
     st->link = LINK_LOADING;
-    st->loads_pending = SCRIPT_COUNT;
+    st->loads_pending = 1 + SCRIPT_COUNT;
+    const char *pargv[3] = {"CONFIG", "GET", "maxmemory-policy"};
+    size_t plen[3] = {6, 3, 16};
+    if (redisAsyncCommandArgv(st->ac, on_policy, NULL, 3, pargv, plen) != REDIS_OK) {
+        event_active(st->connect_timer, EV_TIMEOUT, 1);
+        return;
+    }
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         const char *argv[3] = {"SCRIPT", "LOAD", st->text[i]};
         size_t len[3] = {6, 4, st->text_len[i]};
@@ -523,6 +582,7 @@ static void link_connect(store_t *st) {
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     st->ac = ac;
     st->link = LINK_CONNECTING;
+    st->drop_why = NULL;
     struct timeval tv = {st->cfg.connect_timeout_ms / 1000,
                          (st->cfg.connect_timeout_ms % 1000) * 1000};
     evtimer_add(st->connect_timer, &tv);

@@ -1,8 +1,9 @@
-/* store/sessions.c: update session records: create (token, item, lock, fence, record, deadline
- * index and owner list in one script), get, and the caller's list. The record layout is in
+/* store/sessions.c: update session records: create (token, item, lock, record, deadline index
+ * and owner list in one script), get, and the caller's list. The record layout is in
  * store/keys.c. */
 #include "store/redis.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include <json-c/json.h>
@@ -36,8 +37,8 @@ static int warning_behavior_from_json(struct json_object *a, warning_behavior_t 
     return C_OK;
 }
 
-/* Record fields that are JSON text: wb (warning behavior) and err (error_message). created,
- * owner and fence are the store's own bookkeeping and not part of the model. */
+/* Record fields that are JSON text: wb (warning behavior) and err (error_message). created
+ * and owner are the store's own bookkeeping and not part of the model. */
 static int session_extra(void *obj, const char *name, const char *value, size_t len) {
     update_session_t *s = obj;
     bool wb = strcmp(name, "wb") == 0;
@@ -68,6 +69,22 @@ static void reply_session(store_status_t s, const struct redisReply *r, store_fn
     ((store_session_cb)cb)(arg, s, s == ST_OK ? &us : NULL, now);
 }
 
+/* A client_token is a UUID, and UUIDs are case-insensitive (RFC 4122 3): "ABC..." and "abc..."
+ * are one token, so the key is made from the lower-case form. The wire value is left as given.
+ * A token longer than the buffer is not a UUID (the caller validated it): refused. */
+static void cmd_key_client_token(store_cmd_t *c, const char *token) {
+    char lower[64];
+    size_t n = strlen(token);
+    if (n >= sizeof(lower)) {
+        store_log("client token of %zu bytes is not a UUID", n);
+        cmd_fail(c, ST_INTERNAL);
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)token[i]);
+    lower[n] = '\0';
+    cmd_key(c, "ctok:", lower, (const char *)NULL);
+}
+
 void store_session_create(store_t *st, const store_auth_t *auth, const char *new_id,
                           const session_spec_t *spec, const char *client_token,
                           store_done_cb cb, void *arg) {
@@ -78,14 +95,13 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
     cmd_init_auth(&c, st, auth);
     cmd_key_item(&c, item, "item");
     cmd_key_item(&c, item, "lock");
-    cmd_key_item(&c, item, "fence");
     cmd_key_session(&c, new_id, id_item);
     if (c.local == ST_OK && strcmp(id_item, item) != 0) {
         store_log("session id %s is not of item %s", new_id, item);
         cmd_fail(&c, ST_INTERNAL);
     }
     cmd_key(&c, "deadlines", (const char *)NULL);
-    if (client_token) cmd_key(&c, "ctok:", client_token, (const char *)NULL);
+    if (client_token) cmd_key_client_token(&c, client_token);
     cmd_arg(&c, new_id);
     cmd_arg_i64(&c, cfg->session_timeout_ms);
     cmd_arg_i64(&c, lock_backstop_ms(cfg));

@@ -1,16 +1,24 @@
--- session_create.lua: opens an update session. KEYS[2] item, KEYS[3] item lock, KEYS[4] item
--- fence counter, KEYS[5] session record, KEYS[6] deadline index, KEYS[7] client token (optional).
--- ARGV[3] session id, ARGV[4] session timeout ms, ARGV[5] lock backstop ms, ARGV[6] token
--- retention ms, ARGV[7] warning behavior JSON or '', ARGV[8] key prefix, ARGV[9] item id,
--- ARGV[10] the state an expiry leads to, ARGV[11] the expiry message JSON, ARGV[12] retention
--- ms. A lock held by a session that has expired (swept or not) does not block: that session
--- is expired first, exactly as the sweeper would.
+-- session_create.lua: opens an update session. KEYS[2] item, KEYS[3] item lock, KEYS[4] session
+-- record, KEYS[5] deadline index, KEYS[6] client token (optional, lower-case: a UUID in either
+-- case is one token). ARGV[3] session id, ARGV[4] session timeout ms, ARGV[5] lock backstop ms,
+-- ARGV[6] token retention ms, ARGV[7] warning behavior JSON or '', ARGV[8] key prefix, ARGV[9]
+-- item id, ARGV[10] the state an expiry leads to, ARGV[11] the expiry message JSON, ARGV[12]
+-- retention ms. A lock held by a session that has expired (swept or not) does not block: that
+-- session is expired first, exactly as the sweeper would. A token whose session record is gone
+-- (retention ended before the token's) names nothing: it is dropped and used as a new token,
+-- rather than answering with the id of a session that no longer exists.
 local sid, item_id = ARGV[3], ARGV[9]
-if KEYS[7] then
-  local tok = redis.call('HMGET', KEYS[7], 'user', 'item', 'sid')
+if KEYS[6] then
+  local tok = redis.call('HMGET', KEYS[6], 'user', 'item', 'sid')
   if tok[1] then
-    if tok[1] == user and tok[2] == item_id then return {'OK', tok[3]} end
-    return {'TOKEN_CONFLICT'}
+    local trec = tok[3] and session_keys(ARGV[8], tok[3])
+    if not trec or redis.call('EXISTS', trec) == 0 then
+      redis.call('DEL', KEYS[6]) -- stale: recorded again below for the new session
+    elseif tok[1] == user and tok[2] == item_id then
+      return {'OK', tok[3]}
+    else
+      return {'TOKEN_CONFLICT'}
+    end
   end
 end
 local it = redis.call('HMGET', KEYS[2], 'library_type', 'content_version')
@@ -20,7 +28,7 @@ local holder = redis.call('GET', KEYS[3])
 if holder then
   local hrec = session_keys(ARGV[8], holder)
   if hrec and redis.call('EXISTS', hrec) == 1 then
-    session_expire_if_due(hrec, KEYS[3], KEYS[2], KEYS[6], holder, ARGV[10], ARGV[11], ARGV[12], now, true)
+    session_expire_if_due(hrec, KEYS[3], KEYS[2], KEYS[5], holder, ARGV[10], ARGV[11], ARGV[12], now, true)
   else
     redis.call('DEL', KEYS[3]) -- the holder's record is gone: nothing can release this lock
   end
@@ -28,15 +36,14 @@ end
 if not redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5]) then
   return {'BUSY', redis.call('GET', KEYS[3])}
 end
-local fence = redis.call('INCR', KEYS[4])
 local deadline = now + tonumber(ARGV[4])
-redis.call('HSET', KEYS[5], 'item', item_id, 'cv', it[2] or '1', 'state', 'ACTIVE',
-           'progress', 0, 'deadline', deadline, 'created', now, 'owner', user, 'fence', fence)
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[5], 'wb', ARGV[7]) end
-redis.call('ZADD', KEYS[6], deadline, sid)
+redis.call('HSET', KEYS[4], 'item', item_id, 'cv', it[2] or '1', 'state', 'ACTIVE',
+           'progress', 0, 'deadline', deadline, 'created', now, 'owner', user)
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], 'wb', ARGV[7]) end
+redis.call('ZADD', KEYS[5], deadline, sid)
 redis.call('ZADD', ARGV[8] .. 'user:' .. user .. ':sessions', now, sid)
-if KEYS[7] then
-  redis.call('HSET', KEYS[7], 'user', user, 'item', item_id, 'sid', sid)
-  redis.call('PEXPIRE', KEYS[7], ARGV[6])
+if KEYS[6] then
+  redis.call('HSET', KEYS[6], 'user', user, 'item', item_id, 'sid', sid)
+  redis.call('PEXPIRE', KEYS[6], ARGV[6])
 end
 return {'OK', sid}

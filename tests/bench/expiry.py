@@ -435,7 +435,6 @@ def main():
     res["record_encoding"] = r.call("OBJECT", "ENCODING", rec0)
     base0 = rec0[:rec0.rindex(":s:")]
     res["lock_bytes"] = r.call("MEMORY", "USAGE", base0 + ":lock")
-    res["fence_bytes"] = r.call("MEMORY", "USAGE", base0 + ":fence")
 
     # 2. the same deadline T for every session (setup).
     t_set = time.perf_counter()
@@ -571,8 +570,8 @@ def report(a, res, errors):
     row("  (median / max; all runs)", res["lat1_all_ms"] + " | " + res["lat2_all_ms"])
     bps = res["bytes_per_session"]
     row("Redis memory per ACTIVE session", "%.0f B" % bps, "<= 1024 B", bps <= 1024)
-    row("  MEMORY USAGE of one record, lock, fence", "%s B (%s), %s B, %s B" % (
-        res["record_bytes"], res["record_encoding"], res["lock_bytes"], res["fence_bytes"]))
+    row("  MEMORY USAGE of one record, lock", "%s B (%s), %s B" % (
+        res["record_bytes"], res["record_encoding"], res["lock_bytes"]))
     row("  create rates (items, sessions)", "%.0f/s, %.0f/s" % (res["items_per_s"], res["sessions_per_s"]))
 
     t.write("update-sessiond expiry bench: %d sessions, same deadline, 2 instances sweeping%s" % (
