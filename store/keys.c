@@ -107,6 +107,13 @@ void cmd_arg_i64(store_cmd_t *c, int64_t v) {
     cmd_argn(c, p, (size_t)n);
 }
 
+void cmd_arg_copy(store_cmd_t *c, const char *s) {
+    size_t n = strlen(s);
+    char *p = arena(c, n + 1);
+    if (p) memcpy(p, s, n + 1);
+    cmd_argn(c, p, p ? n : 0);
+}
+
 void cmd_arg_prefix(store_cmd_t *c) {
     size_t len;
     const char *p = store_prefix(c->st, &len);
@@ -142,11 +149,20 @@ static void key3(store_cmd_t *c, const char *a, const char *b, const char *d) {
     cmd_key(c, a, b, d, (const char *)NULL);
 }
 
-void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret) {
+void secret_key_hex(const char *secret, char *hex) {
+    static const char digits[] = "0123456789abcdef";
     unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
     SHA256((const unsigned char *)secret, strlen(secret), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[2 * SHA256_DIGEST_LENGTH] = '\0';
+}
+
+void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret) {
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    secret_key_hex(secret, hex);
     key3(c, kind, hex, "");
 }
 

@@ -213,6 +213,9 @@ static const char *const status_names[] = {
     [ST_NO_FILE] = "NO_FILE",
     [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
     [ST_FILES_NOT_READY] = "FILES_NOT_READY",
+    [ST_FILES_CHANGED] = "FILES_CHANGED",
+    [ST_FILE_STATE] = "FILE_STATE",
+    [ST_TOO_MANY_FILES] = "TOO_MANY_FILES",
     [ST_INTERNAL] = "INTERNAL",
 };
 
@@ -711,6 +714,8 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     if (c->token_retention_ms <= 0) c->token_retention_ms = 86400000;
     if (c->sweep_interval_ms <= 0) c->sweep_interval_ms = 250;
     if (c->sweep_batch <= 0) c->sweep_batch = 200;
+    if (c->transfer_lease_ms <= 0) c->transfer_lease_ms = 10000;
+    if (c->max_files_per_session <= 0) c->max_files_per_session = 1000;
     if (c->login_idle_ms <= 0) c->login_idle_ms = 1800000;
     st->prefix = xstrdup(prefix);
     st->prefix_len = strlen(prefix);

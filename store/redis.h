@@ -95,6 +95,8 @@ void cmd_login_key(store_cmd_t *c, const char *token);
 /* Key = prefix, kind, hex SHA-256 of secret (login and upload tokens never become key names
  * in clear). */
 void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret);
+/* The hex SHA-256 of secret (65 bytes with the NUL) that cmd_key_hashed puts in key names. */
+void secret_key_hex(const char *secret, char *hex);
 /* Key = prefix followed by the NULL-terminated list of parts. */
 void cmd_key(store_cmd_t *c, ...);
 /* Keys of the schema (see store/keys.c). An invalid id is ST_NOT_FOUND: it cannot name a
@@ -106,7 +108,12 @@ void cmd_key_session(store_cmd_t *c, const char *session_id, char *item_id);
 void cmd_arg(store_cmd_t *c, const char *s); /* NULL = "" */
 void cmd_argn(store_cmd_t *c, const char *s, size_t len);
 void cmd_arg_i64(store_cmd_t *c, int64_t v);
+/* A copy of s in the arena (for strings that do not outlive the caller of store_eval). */
+void cmd_arg_copy(store_cmd_t *c, const char *s);
 void cmd_arg_prefix(store_cmd_t *c);
+/* The arguments item_delete.lua and library_delete.lua need to end an ACTIVE session of an item
+ * being deleted (store/lifecycle.c). */
+void cmd_arg_item_gone(store_cmd_t *c);
 
 /* ---- The connection layer (store/redis.c) -------------------------------------------------- */
 
