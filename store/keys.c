@@ -20,15 +20,19 @@
  *   P {<item>}:s:<uuid>             hash, session "<item>:<uuid>": {item, cv, state,
  *                                   progress, deadline, created, owner, wb (warning behavior
  *                                   JSON, optional), err (error_message JSON, optional),
- *                                   finished (once terminal), complete_requested ("1" while a
- *                                   complete waits for PULL transfers)}
+ *                                   finished (once terminal), completion (core/transfer.h:
+ *                                   "COMPLETING" while a complete waits for PULL transfers;
+ *                                   absent or "OPEN" otherwise)}
  *   P {<item>}:s:<uuid>:files       hash file name -> the session's file record (JSON, see
  *                                   store/files.c); PEXPIRE retention once the session ends
  *   P {<item>}:files                hash file name -> the item's published file (JSON {name,
  *                                   size, checksum {algorithm, checksum}, version, blob})
  *   P upload:<hex SHA-256 of token> string "<session id>\n<file name>": a PUSH file's upload
- *                                   token; PX 2 x session timeout + retention (not renewed;
- *                                   a replaced or removed file's entry is ignored)
+ *                                   token; no TTL: deleted when the file is replaced or
+ *                                   removed or its session ends (the URI lives exactly as long
+ *                                   as the file is in an ACTIVE session)
+ *   P garbage                       list of paths under --storage-dir that nothing references
+ *                                   any more (store.h "Garbage"), drained by the janitors
  *   P deadlines                     zset of session ids, score = deadline (read by the sweeper)
  *   P user:<user>:sessions          zset of the user's session ids, score = creation
  *   P ctok:<lower(client token)>    hash {user, item, sid}; PEXPIRE token retention (a UUID:
