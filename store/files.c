@@ -418,13 +418,28 @@ static const char *active_next(session_event_t ev) {
     return fsm_apply(SESSION_ACTIVE, ev, &next) == C_OK ? session_state_name(next) : "";
 }
 
+/* Opens a call of a file script: for an authenticated caller, or for the server itself (auth
+ * NULL: the prelude's KEYS[1], ARGV[1..2] become placeholders, and the script's login-less
+ * variant runs), then file_ctx. */
+static void cmd_file_open(store_cmd_t *c, store_t *st, const store_auth_t *auth,
+                          const char *session_id) {
+    if (auth) {
+        cmd_init_auth(c, st, auth);
+    } else {
+        cmd_init(c, st);
+        cmd_key(c, "deadlines", (const char *)NULL);
+        cmd_arg(c, "0");
+        cmd_arg(c, "0");
+    }
+    cmd_file_ctx(c, session_id);
+}
+
 /* A file script called for an authenticated caller with file_ctx and one more argument. */
 static void file_call(store_t *st, const store_auth_t *auth, const char *session_id,
                       const char *arg, script_id_t script, store_reply_fn fn, store_fn_t cb,
                       void *cbarg) {
     store_cmd_t c;
-    cmd_init_auth(&c, st, auth);
-    cmd_file_ctx(&c, session_id);
+    cmd_file_open(&c, st, auth, session_id);
     cmd_arg(&c, arg);
     store_eval(&c, script, fn, cb, cbarg);
 }
@@ -455,8 +470,8 @@ void store_file_get(store_t *st, const store_auth_t *auth, const char *session_i
 
 void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
                      bool require_active, store_files_cb cb, void *arg) {
-    file_call(st, auth, session_id, require_active ? "1" : "0", SCRIPT_FILE_LIST, reply_files,
-              (store_fn_t)cb, arg);
+    file_call(st, auth, session_id, require_active ? "1" : "0",
+              auth ? SCRIPT_FILE_LIST : SCRIPT_FILE_LIST_SERVER, reply_files, (store_fn_t)cb, arg);
 }
 
 void store_file_remove(store_t *st, const store_auth_t *auth, const char *session_id,
@@ -552,15 +567,7 @@ void store_transfer_end(store_t *st, const char *session_id, const char *name,
 void store_session_complete(store_t *st, const store_auth_t *auth, const char *id,
                             const linked_file_t *linked, size_t n, store_done_cb cb, void *arg) {
     store_cmd_t c;
-    if (auth) {
-        cmd_init_auth(&c, st, auth);
-    } else { /* the server's own: the prelude's KEYS[1], ARGV[1..2] are placeholders */
-        cmd_init(&c, st);
-        cmd_key(&c, "deadlines", (const char *)NULL);
-        cmd_arg(&c, "0");
-        cmd_arg(&c, "0");
-    }
-    cmd_file_ctx(&c, id);
+    cmd_file_open(&c, st, auth, id);
     cmd_arg_session_event(&c, EV_COMPLETE);
     cmd_arg_completion(&c, CEV_REQUEST);
     /* The linked pairs, "<blob> <name>\n" each (names hold no control characters). */

@@ -106,6 +106,7 @@ static const struct {
     [SCRIPT_TRANSFER_END] = {"transfer_end", lua_transfer_end, false, true},
     [SCRIPT_SESSION_COMPLETE] = {"session_complete", lua_session_complete, true, true},
     [SCRIPT_SESSION_COMPLETE_SERVER] = {"session_complete", lua_session_complete, false, true, true},
+    [SCRIPT_FILE_LIST_SERVER] = {"file_list", lua_file_list, false, true, true},
     [SCRIPT_GARBAGE_TAKE] = {"garbage_take", lua_garbage_take, false, false},
     [SCRIPT_BLOBS_REFERENCED] = {"blobs_referenced", lua_blobs_referenced, false, true},
 };

@@ -48,6 +48,7 @@ typedef enum {
     SCRIPT_TRANSFER_END,
     SCRIPT_SESSION_COMPLETE,
     SCRIPT_SESSION_COMPLETE_SERVER, /* the same body without login: the server's own complete */
+    SCRIPT_FILE_LIST_SERVER,        /* file_list without login, for that complete */
     /* Garbage (store/garbage.c) */
     SCRIPT_GARBAGE_TAKE,
     SCRIPT_BLOBS_REFERENCED,

@@ -201,7 +201,8 @@ void store_file_add(store_t *st, const store_auth_t *auth, const char *session_i
 void store_file_get(store_t *st, const store_auth_t *auth, const char *session_id,
                     const char *name, store_file_cb cb, void *arg);
 /* The item's files overlaid by the session's, without removed ones, sorted by name.
- * require_active: refuse (ST_STATE_CHANGED) unless the session is ACTIVE (validate). */
+ * require_active: refuse (ST_STATE_CHANGED) unless the session is ACTIVE (validate). auth NULL:
+ * the server itself (the complete it runs after the last pull), no login. */
 void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
                      bool require_active, store_files_cb cb, void *arg);
 /* Marks the file removed (it goes on complete); ST_NO_FILE if neither session nor item has it.
@@ -249,7 +250,9 @@ void store_upload_begin(store_t *st, const upload_begin_t *u, store_upload_cb cb
 
 /* The mover's heartbeat (TEV_PROGRESS): records bytes_transferred and staged (the durable
  * prefix), renews the lease, and is activity. ST_STATE_CHANGED: this attempt does not hold the
- * file any more (session ended, file removed or replaced, lease taken over after it lapsed):
+ * file any more; detail = the session's state when it is not ACTIVE (canceled, failed,
+ * expired, completed), "REMOVED" when the file was removed, else the file's status (replaced,
+ * or the lease was taken over after it lapsed):
  * the mover must stop at once, and must not delete anything (the script that took the file
  * away put the blob on the garbage list if it is garbage). */
 void store_transfer_progress(store_t *st, const char *session_id, const char *name,

@@ -213,14 +213,16 @@ end
 
 -- The data plane's view of a transfer: the session must be ACTIVE and its file `name`
 -- TRANSFERRING, held by `attempt` (a lapsed lease still counts: nobody took the file over).
--- Returns the file's record, decoded, or nil and the refusal ({'STATE_CHANGED', file status
--- or ''} when the file is not that attempt's any more).
+-- Returns the file's record, decoded, or nil and the refusal ({'STATE_CHANGED', session
+-- state} when the session is not ACTIVE, {'STATE_CHANGED', 'REMOVED'} when the file was removed,
+-- {'STATE_CHANGED', file status} when another attempt holds it or it is not moving).
 local function transfer_file(c, name, attempt, now)
   local refused = file_session_check(c, 'active', now)
   if refused then return nil, refused end
   local f = file_get(c, name)
-  if not f or f.removed == true or f.status ~= 'TRANSFERRING' or f.attempt ~= attempt then
-    return nil, {'STATE_CHANGED', f and f.status or ''}
+  if not f or f.removed == true then return nil, {'STATE_CHANGED', 'REMOVED'} end
+  if f.status ~= 'TRANSFERRING' or f.attempt ~= attempt then
+    return nil, {'STATE_CHANGED', f.status}
   end
   return f
 end

@@ -1150,6 +1150,7 @@ static void test_files(void **state) {
     assert_int_equal(R.nfiles, 2);
     assert_int_equal(file_get(sid, "a.txt"), ST_STATE_CHANGED);
     assert_int_equal(progress(sid, "a.txt", "blob-a5", 1), ST_STATE_CHANGED);
+    assert_string_equal(R.detail, "DONE");
 
     /* a second session sees the item's files as NONE/READY, replaces one, removes one */
     assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
@@ -1182,6 +1183,7 @@ static void test_files(void **state) {
     assert_int_equal(file_remove(sid2, "c.tmp"), ST_OK);
     assert_true(garbage_has("staging/%s/%s/%s", it.id, uuid2, "blob-c1"));
     assert_int_equal(progress(sid2, "c.tmp", "blob-c1", 1), ST_STATE_CHANGED);
+    assert_string_equal(R.detail, "REMOVED");
     assert_int_equal(upload_begin("tok-c-tmp", "blob-c2"), ST_NOT_FOUND);
     garbage_drain(NULL, NULL);
     assert_int_equal(complete(sid2), ST_OK); /* c.tmp, removed, is not waited for */
@@ -1247,6 +1249,12 @@ static void test_files_pull(void **state) {
     assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p1", 2000, 'f', SOURCE_PULL), ST_OK);
     assert_string_equal(R.detail, "COMPLETE");
     assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+    store_status_t listed;
+    reset();
+    store_file_list(st, NULL, sid, false, on_files, &R); /* the server's own list, no login */
+    listed = wait_answer();
+    assert_int_equal(listed, ST_OK);
+    assert_int_equal(R.nfiles, 2);
     assert_int_equal(complete_as(sid, NULL), ST_OK);
     assert_false(R.has_detail);
     assert_int_equal(get_session(sid).state, SESSION_DONE);
@@ -1354,6 +1362,7 @@ static void test_files_lease(void **state) {
     assert_string_equal(R.file.attempt, "att-2");
     assert_int_equal(R.file.staged, 40);
     assert_int_equal(progress(sid, "big.iso", "blob-1", 50), ST_STATE_CHANGED); /* old mover */
+    assert_string_equal(R.detail, "TRANSFERRING");
     assert_int_equal(transfer_end(sid, "big.iso", "att-2", 70, 'P'), ST_OK);   /* paused */
     assert_int_equal(file_get(sid, "big.iso"), ST_OK);
     assert_int_equal(R.file.status, TRANSFER_WAITING_FOR_TRANSFER);
