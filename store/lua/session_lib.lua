@@ -79,6 +79,27 @@ local function session_touch(rec, lock, deadlines, sid, timeout_ms, lock_ms, now
   if redis.call('GET', lock) == sid then redis.call('PEXPIRE', lock, lock_ms) end
 end
 
+-- A size as the decimal string records keep (older records hold numbers; tostring would
+-- print a large one as 1e+15).
+local function size_text(v)
+  if type(v) == 'number' then return string.format('%.0f', v) end
+  return v or '0'
+end
+
+-- The sum of two non-negative decimal strings, exact at any size (Lua numbers are doubles:
+-- exact only below 2^53).
+local function decimal_add(a, b)
+  local out, carry, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 or carry > 0 do
+    local d = carry + (i > 0 and tonumber(string.sub(a, i, i)) or 0) +
+              (j > 0 and tonumber(string.sub(b, j, j)) or 0)
+    out[#out + 1] = d % 10
+    carry = math.floor(d / 10)
+    i, j = i - 1, j - 1
+  end
+  return #out > 0 and string.reverse(table.concat(out)) or '0'
+end
+
 -- Makes the session's files the item's (the publishing half of complete; the caller checked
 -- that every file with bytes is READY with the blob it linked): a removed file leaves the
 -- item; a READY file (PUSH or PULL) becomes the item's file of that name with version + 1
@@ -102,17 +123,17 @@ local function session_publish(files, itemfiles, itemkey, now, prefix, item)
     elseif f.status == 'READY' and f.source_type ~= 'NONE' then
       local version = old and ((tonumber(old.version) or 0) + 1) or 1
       redis.call('HSET', itemfiles, name, cjson.encode({
-        name = name, size = tostring(f.size or f.bytes_transferred or '0'), checksum = f.received,
+        name = name, size = size_text(f.size or f.bytes_transferred), checksum = f.received,
         version = tostring(version), blob = f.blob}))
       if oldblob and oldblob ~= f.blob then garbage(prefix, 'items/' .. item .. '/' .. oldblob) end
     end
   end
-  local size = 0
+  local size = '0'
   for _, text in ipairs(redis.call('HVALS', itemfiles)) do
-    size = size + (tonumber(cjson.decode(text).size) or 0)
+    size = decimal_add(size, size_text(cjson.decode(text).size))
   end
   redis.call('HINCRBY', itemkey, 'content_version', 1)
-  redis.call('HSET', itemkey, 'size', string.format('%.0f', size), 'cached', '1', 'modified', now)
+  redis.call('HSET', itemkey, 'size', size, 'cached', '1', 'modified', now)
 end
 
 -- The next state core/ decided for the current state `cur`, from an answer encoded as

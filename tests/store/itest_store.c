@@ -1199,6 +1199,22 @@ static void test_files(void **state) {
     assert_string_equal(R.item_files[0].blob, "blob-a3");
     assert_int_equal(R.item_files[0].checksum.checksum[0], 'd');
 
+    /* sizes beyond a double's 53 bits stay exact (records keep them as decimal strings) */
+    const int64_t huge = INT64_C(123456789012345678);
+    assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    make_push(&f, "huge.bin", "tok-huge", huge);
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    assert_int_equal(R.file.size, huge);
+    push_file(sid2, "huge.bin", "tok-huge", "blob-h1", huge, 'e');
+    assert_int_equal(file_get(sid2, "huge.bin"), ST_OK);
+    assert_int_equal(R.file.size, huge);
+    assert_int_equal(R.file.bytes_transferred, huge);
+    assert_int_equal(complete(sid2), ST_OK);
+    assert_int_equal(get_item(it.id).size, huge + 9);
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_string_equal(R.item_files[1].name, "huge.bin");
+    assert_int_equal(R.item_files[1].size, huge);
+
     /* item delete ends the item's ACTIVE session and puts its directory on the garbage list */
     make_push(&f, "d.bin", "tok-d", 1);
     assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
