@@ -105,7 +105,8 @@ $(BUILD)/tests/test_pull: tests/unit/test_pull.c $(BUILD)/net/data/pull.o $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
-# The janitor's path check (pure; the janitor itself is tested by tests/system/test_data_janitor.py).
-$(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/data/janitor_path.o $(CORE_OBJ)
+# The janitor's path check (pure; the janitor runs in tests/system/test_data_janitor.py).
+$(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/data/janitor_path.o \
+                                  $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

@@ -67,9 +67,5 @@ int blob_free_bytes(const char *storage_dir, int64_t *out);
 
 /* Hard-links a READY staged blob of the session into the item's directory. */
 int blob_publish(const char *storage_dir, const char *session_id, const char *blob);
-/* Removes the session's staging directory and everything in it. */
-void blob_discard_session(const char *storage_dir, const char *session_id);
-/* Unlinks a published blob the item no longer references. */
-void blob_unlink_item_blob(const char *storage_dir, const char *item_id, const char *blob);
 
 #endif

@@ -284,7 +284,9 @@ void store_transfer_end(store_t *st, const char *session_id, const char *name,
  *   ST_FILES_CHANGED    detail = a file whose blob is not the linked one, or a linked pair
  *                       that is not a READY file: the caller lists, links and tries again
  *   ST_NOT_FOUND, ST_STATE_CHANGED (detail = state)
- * On every refusal the linked blobs that the item does not reference go on the garbage list.
+ * A refusal leaves the links it was given alone: a retried complete may link and publish the
+ * same blobs a moment later, so only the storage scan (which keeps blobs an ACTIVE session's
+ * file records name) removes links nothing published.
  * auth NULL: the server itself (the last pull of a requested complete); otherwise the caller
  * must have a valid login, as every session operation. */
 typedef struct {

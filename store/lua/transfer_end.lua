@@ -21,7 +21,10 @@ if not nxt then return {'STATE_CHANGED', f.status} end
 local r = cjson.decode(ARGV[12])
 f.status = nxt
 f.bytes_transferred = r.bytes_transferred
-if r.size then f.size = r.size end
+if r.size then
+  if not f.size then f.size_received = true end -- not declared by the client: see upload_begin
+  f.size = r.size
+end
 if r.staged then f.staged = r.staged end
 f.received = r.received
 f.error_message = r.error_message

@@ -37,6 +37,11 @@ if not nxt then
   if status == 'TRANSFERRING' then return {'TRANSFER_BUSY'} end
   return {'FILE_STATE', file_view(c, text, now)}
 end
+if mode == 'BEGIN' and f.size_received then
+  -- a size that came from an earlier upload, not from the client: a new upload is not held to it
+  f.size = nil
+  f.size_received = nil
+end
 if mode == 'BEGIN' or not f.blob then
   if f.blob and f.blob ~= ARGV[12] then garbage(c.prefix, staged_path(c, f.blob)) end
   f.blob = ARGV[12]

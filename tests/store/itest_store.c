@@ -1199,6 +1199,27 @@ static void test_files(void **state) {
     assert_string_equal(R.item_files[0].blob, "blob-a3");
     assert_int_equal(R.item_files[0].checksum.checksum[0], 'd');
 
+    /* a size the client did not declare is not held against the next upload */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    make_push(&f, "free.bin", "tok-free", 0);
+    f.has_size = false;
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    assert_false(R.file.has_size);
+    push_file(sid2, "free.bin", "tok-free", "blob-f1", 20480, 'a');
+    assert_int_equal(file_get(sid2, "free.bin"), ST_OK);
+    assert_true(R.file.has_size);
+    assert_int_equal(R.file.size, 20480);
+    assert_int_equal(upload_begin("tok-free", "blob-f2"), ST_OK);
+    assert_false(R.file.has_size);
+    assert_int_equal(transfer_end(sid2, "free.bin", "blob-f2", 20481, 'a'), ST_OK);
+    assert_int_equal(file_get(sid2, "free.bin"), ST_OK);
+    assert_int_equal(R.file.size, 20481);
+    session_change_t cancel;
+    session_change_init(&cancel, EV_CANCEL);
+    reset();
+    store_session_change(st, &upd, sid2, &cancel, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+
     /* sizes beyond a double's 53 bits stay exact (records keep them as decimal strings) */
     const int64_t huge = INT64_C(123456789012345678);
     assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);

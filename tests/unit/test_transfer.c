@@ -34,12 +34,19 @@ static const int TRANSFER_EXPECTED[TRANSFER_STATUS_COUNT][TRANSFER_EVENT_COUNT] 
 #define CC COMPLETION_COMPLETING
 #define CA COMPLETION_ABORTED
 
-/* Columns: file_change request pull_ready pull_failed. */
+/* Columns: file_change request pull_ready pull_failed retract. A retracted request (a repeated
+ * complete found a file that will never be READY) reopens the file set. */
 static const int COMPLETION_EXPECTED[COMPLETION_STATE_COUNT][COMPLETION_EVENT_COUNT] = {
-    /* OPEN       */ {CO, CC, CO, CO},
-    /* COMPLETING */ {NO, CC, CC, CA},
-    /* ABORTED    */ {NO, NO, NO, NO},
+    /* OPEN       */ {CO, CC, CO, CO, CO},
+    /* COMPLETING */ {NO, CC, CC, CA, CO},
+    /* ABORTED    */ {NO, NO, NO, NO, NO},
 };
+
+/* A new state or event must be added to the tables above (and the names below) first. */
+_Static_assert(TRANSFER_STATUS_COUNT == 5 && TRANSFER_EVENT_COUNT == 9,
+               "the transfer machine changed: update TRANSFER_EXPECTED");
+_Static_assert(COMPLETION_STATE_COUNT == 3 && COMPLETION_EVENT_COUNT == 5,
+               "the completion machine changed: update COMPLETION_EXPECTED");
 
 static const char *const STATUS_NAMES[] = {"WAITING_FOR_TRANSFER", "TRANSFERRING", "READY",
                                            "VALIDATING", "ERROR"};
@@ -48,7 +55,7 @@ static const char *const TRANSFER_EVENT_NAMES[] = {"add_push", "add_pull", "begi
                                                    "ready",    "fail",     "remove"};
 static const char *const COMPLETION_STATE_NAMES[] = {"OPEN", "COMPLETING", "ABORTED"};
 static const char *const COMPLETION_EVENT_NAMES[] = {"file_change", "request", "pull_ready",
-                                                     "pull_failed"};
+                                                     "pull_failed", "retract"};
 
 static void test_transfer_every_pair(void **state) {
     (void)state;
@@ -104,7 +111,7 @@ static void test_completion_every_pair(void **state) {
             checked++;
         }
     }
-    assert_int_equal(checked, 3 * 4);
+    assert_int_equal(checked, 3 * 5);
 }
 
 static void test_out_of_range(void **state) {
@@ -209,6 +216,8 @@ static void test_encode_exact(void **state) {
     assert_string_equal(got, "OPEN=OPEN COMPLETING=ABORTED ");
     assert_int_equal(completion_encode(CEV_FILE_CHANGE, got, sizeof(got)), C_OK);
     assert_string_equal(got, "OPEN=OPEN ");
+    assert_int_equal(completion_encode(CEV_RETRACT, got, sizeof(got)), C_OK);
+    assert_string_equal(got, "OPEN=OPEN COMPLETING=OPEN ");
 
     for (int e = 0; e < TRANSFER_EVENT_COUNT; e++) {
         expected_encoding(TRANSFER_STATUS_COUNT, &TRANSFER_EXPECTED[0][e], TRANSFER_EVENT_COUNT,
