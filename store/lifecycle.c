@@ -42,6 +42,20 @@ const char *expiry_message_json(void) {
     return text;
 }
 
+const char *pull_lost_message_json(void) {
+    static char text[MSG_TEXT_MAX + 256];
+    if (!text[0]) {
+        vapi_message_t m;
+        vapi_message_set(&m, "update_session_file_transfer_failed",
+                         "The transfer of file {0} failed: the instance moving its bytes went "
+                         "away.", "\x01", (const char *)NULL);
+        struct json_object *o = message_to_json(&m);
+        copy_str(text, sizeof(text), json_text(o));
+        json_object_put(o);
+    }
+    return text;
+}
+
 /* "ACTIVE=DONE/1 DONE=... ": the allowed states, each with its next state and whether that
  * one is terminal. */
 void session_change_encode(const session_change_t *ch, char *out, size_t size) {

@@ -66,7 +66,7 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
     lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
-    lua_blobs_referenced[];
+    lua_blobs_referenced[], lua_completions_due[];
 
 /* Joined in front of a body that uses `now` but runs without the prelude (which sets it). */
 static const char lua_clock[] = "local now = time_ms()\n";
@@ -109,6 +109,7 @@ static const struct {
     [SCRIPT_FILE_LIST_SERVER] = {"file_list", lua_file_list, false, true, true},
     [SCRIPT_GARBAGE_TAKE] = {"garbage_take", lua_garbage_take, false, false},
     [SCRIPT_BLOBS_REFERENCED] = {"blobs_referenced", lua_blobs_referenced, false, true},
+    [SCRIPT_COMPLETIONS_DUE] = {"completions_due", lua_completions_due, false, true},
 };
 
 typedef enum { LINK_DOWN, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;
@@ -169,6 +170,8 @@ struct store {
     sweeper_t *sweeper;
     store_expired_fn expired_fn; /* store_on_expired */
     void *expired_arg;
+    store_expired_fn due_fn;     /* store_on_completion_due */
+    void *due_arg;
 };
 
 static void destroy(store_t *st);
@@ -234,6 +237,15 @@ void store_on_expired(store_t *st, store_expired_fn fn, void *arg) {
 
 void store_expired(store_t *st, const char *session_id) {
     if (st->expired_fn && !st->closing) st->expired_fn(st->expired_arg, session_id);
+}
+
+void store_on_completion_due(store_t *st, store_expired_fn fn, void *arg) {
+    st->due_fn = fn;
+    st->due_arg = arg;
+}
+
+void store_completion_due(store_t *st, const char *session_id) {
+    if (st->due_fn && !st->closing) st->due_fn(st->due_arg, session_id);
 }
 
 struct event_base *store_base(const store_t *st) { return st->base; }

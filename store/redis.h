@@ -52,6 +52,7 @@ typedef enum {
     /* Garbage (store/garbage.c) */
     SCRIPT_GARBAGE_TAKE,
     SCRIPT_BLOBS_REFERENCED,
+    SCRIPT_COMPLETIONS_DUE, /* store/sweeper.c */
     SCRIPT_COUNT
 } script_id_t;
 
@@ -147,6 +148,11 @@ void sweeper_stats(const sweeper_t *sw, store_sweep_stats_t *out);
 /* Runs the store_on_expired hook, if any, for one session the sweeper expired (called from
  * the sweeper's reply function, so from the event loop). */
 void store_expired(store_t *st, const char *session_id);
+/* Hands a requested complete this instance's sweep claimed to the store_on_completion_due hook. */
+void store_completion_due(store_t *st, const char *session_id);
+/* The message completions_due.lua records when a pull's mover died during a complete, with
+ * "\u0001" where the file's name goes (store/lifecycle.c). */
+const char *pull_lost_message_json(void);
 /* Logs one line to stderr ("store: ..."). */
 void store_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -317,4 +317,11 @@ void store_blobs_referenced(store_t *st, char *const *paths, size_t n, store_ids
 typedef void (*store_expired_fn)(void *arg, const char *session_id);
 void store_on_expired(store_t *st, store_expired_fn fn, void *arg);
 
+/* Called (from the event loop) for every requested complete whose pulls all ended but that no
+ * instance finished within a lease (the instance that ended the last pull died, or never got
+ * to it): this instance's sweep claimed it for one lease, and the hook must now run the
+ * complete (link, then store_session_complete with auth NULL). A requested complete whose pull
+ * lost its mover is failed by the sweep itself, as a failed pull fails it. */
+void store_on_completion_due(store_t *st, store_expired_fn fn, void *arg);
+
 #endif

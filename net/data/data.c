@@ -69,6 +69,33 @@ static void on_expired(void *arg, const char *session_id) {
     data_garbage_made(dp);
 }
 
+/* A requested complete that nobody finished, claimed by this instance's sweep. */
+typedef struct {
+    char session_id[SESSION_ID_MAX];
+} due_complete_t;
+
+static void on_due_published(void *arg, store_status_t st, const char *detail,
+                             const vapi_failure_t *local) {
+    due_complete_t *due = arg;
+    fprintf(stderr, "update-sessiond: complete of %s left by another instance: %s%s%s\n",
+            due->session_id, local ? local->msg.default_message : store_status_name(st),
+            detail ? " " : "", detail ? detail : "");
+    free(due);
+}
+
+/* The sweep claimed a requested complete whose pulls all ended but that the instance recording
+ * the last one never finished (it died): run it here, through the one publish path. */
+static void on_completion_due(void *arg, const char *session_id) {
+    data_plane_t *dp = arg;
+    due_complete_t *due = calloc(1, sizeof(*due));
+    if (!due || dp->stopping ||
+        copy_str(due->session_id, sizeof(due->session_id), session_id) != C_OK) {
+        free(due);
+        return; /* the claim lapses; another sweep claims it again */
+    }
+    data_publish(dp, NULL, due->session_id, on_due_published, due);
+}
+
 const char *data_instance(const data_plane_t *dp) { return dp->instance; }
 
 void data_set_garbage_hook(data_plane_t *dp, void (*fn)(void *arg), void *arg) {
@@ -112,6 +139,7 @@ data_plane_t *data_plane_new(const data_config_t *cfg) {
     dp->min_free_bytes = cfg->min_free_bytes;
     upload_install(dp);
     store_on_expired(dp->store, on_expired, dp);
+    store_on_completion_due(dp->store, on_completion_due, dp);
     return dp;
 }
 
@@ -126,6 +154,7 @@ void data_plane_shutdown(data_plane_t *dp) {
     dp->stopping = true;
     http_server_set_stream(dp->http, NULL);
     store_on_expired(dp->store, NULL, NULL);
+    store_on_completion_due(dp->store, NULL, NULL);
     while (dp->xfers) dp->xfers->stop(dp->xfers, DATA_SHUTDOWN);
 }
 

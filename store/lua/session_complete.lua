@@ -58,6 +58,8 @@ if pending then
   local to = machine_next(ARGV[12], completion)
   if not to then return {'STATE_CHANGED', cur} end
   redis.call('HSET', c.rec, 'completion', to)
+  -- watched by the sweepers (completions_due.lua) in case the pulls' instance dies
+  redis.call('ZADD', c.prefix .. 'completing', now + c.lease_ms, c.sid)
   return {'OK', 'REQUESTED'}
 end
 session_publish(c.files, c.itemfiles, c.item, now, c.prefix, c.item_id)

@@ -53,6 +53,7 @@ local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, re
     if f.upload_key then redis.call('DEL', prefix .. 'upload:' .. f.upload_key) end
   end
   garbage(prefix, 'staging/' .. item .. '/' .. uuid)
+  redis.call('ZREM', prefix .. 'completing', sid)
 end
 
 -- An ACTIVE session whose deadline has passed (strictly: it never expires before its

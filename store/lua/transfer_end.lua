@@ -9,7 +9,8 @@
 -- prefix for a resume). Activity.
 -- If the session's completion is COMPLETING (its complete found pulls in flight): a failed pull
 -- aborts it (the session ends in ARGV[14]); when the last pull ended READY the answer says
--- 'COMPLETE' and the caller runs the complete (session_complete.lua, the one publish path).
+-- 'COMPLETE' and the caller runs the complete (session_complete.lua, the one publish path),
+-- holding it for one lease in P completing.
 -- Answer: {'OK'} | {'OK', 'COMPLETE'} | {'NOT_FOUND'} | {'STATE_CHANGED', state or status}.
 local now = time_ms()
 local c = file_ctx(1, 1)
@@ -47,4 +48,7 @@ for _, text in ipairs(redis.call('HVALS', c.files)) do
   local g = cjson.decode(text)
   if g.removed ~= true and file_status(c, g, now) == 'TRANSFERRING' then return {'OK'} end
 end
+-- this instance runs the complete now; if it dies doing so, the claim lapses after one lease
+-- and another instance's sweep (completions_due.lua) runs it
+redis.call('ZADD', c.prefix .. 'completing', now + c.lease_ms, c.sid)
 return {'OK', 'COMPLETE'}

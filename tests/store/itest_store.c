@@ -1359,6 +1359,17 @@ static void test_files_pull(void **state) {
     assert_int_equal(R.nfiles, 2);
 }
 
+typedef struct {
+    int calls;
+    char ids[8][SESSION_ID_MAX];
+} expired_log_t;
+
+static void on_expired(void *arg, const char *sid) {
+    expired_log_t *l = arg;
+    if (l->calls < 8) snprintf(l->ids[l->calls], SESSION_ID_MAX, "%s", sid);
+    l->calls++;
+}
+
 /* Leases: a mover that stops renewing is taken for gone. Its PUSH file reads as waiting (with
  * the durable prefix its last heartbeat recorded) and any attempt may resume it; its old
  * attempt is refused from then on. A PULL whose mover is gone reads as failed; a repeated
@@ -1412,40 +1423,65 @@ static void test_files_lease(void **state) {
     assert_int_equal(file_get(sid, "big.iso"), ST_OK);
     assert_int_equal(R.file.status, TRANSFER_READY);
 
-    /* a PULL whose mover died */
+    /* a PULL whose mover died, no complete requested: it reads as failed, complete refuses it,
+     * and it can be added again */
     make_pull(&f, "disk.vmdk", "blob-p");
     assert_int_equal(file_add(sid, &f), ST_OK);
-    assert_int_equal(complete(sid), ST_OK);
-    assert_string_equal(R.detail, "REQUESTED");
     run_for(250);
     assert_int_equal(file_get(sid, "disk.vmdk"), ST_OK);
     assert_int_equal(R.file.status, TRANSFER_ERROR);
     assert_true(R.file.lapsed);
     assert_true(R.file.has_error_message);
-    assert_int_equal(complete(sid), ST_FILES_NOT_READY); /* the request is withdrawn */
+    assert_int_equal(complete(sid), ST_FILES_NOT_READY);
     assert_string_equal(R.detail, "disk.vmdk");
-    make_pull(&f, "disk.vmdk", "blob-p2"); /* so the file can be added again */
+    make_pull(&f, "disk.vmdk", "blob-p2");
     assert_int_equal(file_add(sid, &f), ST_OK);
-    assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p2", 10, 'f', SOURCE_PULL), ST_OK);
-    assert_false(R.has_detail);
+
+    /* the instance that ended the last pull of a requested complete died before completing it:
+     * after one lease a sweep claims the complete and hands it to the hook, which runs it */
+    expired_log_t due = {0};
+    store_on_completion_due(st, on_expired, &due);
+    store_on_completion_due(main_st, on_expired, &due);
     assert_int_equal(complete(sid), ST_OK);
+    assert_string_equal(R.detail, "REQUESTED");
+    assert_int_equal(progress(sid, "disk.vmdk", "blob-p2", 5), ST_OK);
+    assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p2", 10, 'f', SOURCE_PULL), ST_OK);
+    assert_string_equal(R.detail, "COMPLETE"); /* ... and this "instance" dies */
+    int64_t end = mono_ms() + WAIT_MS;
+    while (due.calls == 0 && mono_ms() < end) run_for(20);
+    assert_int_equal(due.calls, 1);
+    assert_string_equal(due.ids[0], sid);
+    assert_int_equal(complete_as(sid, NULL), ST_OK);
     assert_false(R.has_detail);
     assert_int_equal(get_session(sid).state, SESSION_DONE);
+    run_for(400);
+    assert_int_equal(due.calls, 1); /* claimed once, and done */
+
+    /* a requested complete whose pull lost its mover fails, as a failed pull fails it */
+    char sid3[SESSION_ID_MAX];
+    assert_int_equal(create_session(&upd, it.id, NULL, sid3, NULL), ST_OK);
+    make_pull(&f, "disk.vmdk", "blob-p3");
+    assert_int_equal(file_add(sid3, &f), ST_OK);
+    assert_int_equal(complete(sid3), ST_OK);
+    assert_string_equal(R.detail, "REQUESTED");
+    end = mono_ms() + WAIT_MS;
+    while (get_session(sid3).state == SESSION_ACTIVE && mono_ms() < end) run_for(20);
+    update_session_t us = get_session(sid3);
+    assert_int_equal(us.state, SESSION_ERROR);
+    assert_true(us.has_error_message);
+    assert_string_equal(us.error_message.default_message,
+                        "The transfer of file disk.vmdk failed: the instance moving its bytes "
+                        "went away.");
+    assert_int_equal(us.error_message.nargs, 1);
+    assert_string_equal(us.error_message.args[0], "disk.vmdk");
+    assert_int_equal(due.calls, 1);
+    store_on_completion_due(st, NULL, NULL);
+    store_on_completion_due(main_st, NULL, NULL);
 
     store_free(st);
     st = main_st;
 }
 
-typedef struct {
-    int calls;
-    char ids[8][SESSION_ID_MAX];
-} expired_log_t;
-
-static void on_expired(void *arg, const char *sid) {
-    expired_log_t *l = arg;
-    if (l->calls < 8) snprintf(l->ids[l->calls], SESSION_ID_MAX, "%s", sid);
-    l->calls++;
-}
 
 /* Sessions the sweepers expire are reported, once, by the instance that expired them. The
  * group's store sweeps the same keys, so both hooks are watched. */
