@@ -10,7 +10,8 @@
 #define THUMBPRINT_MAX 128  /* "AA:BB:..." SHA-1 = 59 chars */
 #define CHECKSUM_MAX 129    /* SHA-512 hex + NUL */
 #define BLOB_ID_MAX 40      /* a UUID: the file's name on disk */
-#define UPLOAD_TOKEN_MAX 65 /* 32 random bytes in hex */
+#define UPLOAD_TOKEN_MAX 65 /* an HMAC-SHA256 in hex */
+#define UPLOAD_NONCE_MAX 33 /* 16 random bytes in hex */
 #define HOLDER_MAX 128      /* an instance's name: "host:port/pid" */
 
 typedef enum { SOURCE_NONE, SOURCE_PUSH, SOURCE_PULL, SOURCE_TYPE_COUNT } source_type_t;
@@ -59,7 +60,10 @@ typedef struct {
     checksum_info_t received;       /* what arrived (set when READY) */
     char source_uri[URI_MAX];
     char source_thumbprint[THUMBPRINT_MAX];
-    char upload_token[UPLOAD_TOKEN_MAX]; /* PUSH: the capability in upload_endpoint.uri */
+    char upload_token[UPLOAD_TOKEN_MAX]; /* PUSH: the capability in upload_endpoint.uri; never
+                                            stored: derived from upload_nonce (net/secret.h) */
+    char upload_nonce[UPLOAD_NONCE_MAX]; /* PUSH: random, not secret; with the server's secret
+                                            it derives upload_token */
     char blob[BLOB_ID_MAX];         /* the file's name on disk (unique per upload attempt) */
     int64_t bytes_transferred;
     transfer_status_t status;

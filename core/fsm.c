@@ -50,6 +50,10 @@ static const unsigned char TABLE[SESSION_STATE_COUNT][SESSION_EVENT_COUNT] = {
     [SESSION_CANCELED] = {[EV_DELETE] = TO(SESSION_CANCELED)},
 };
 
+bool session_event_for_operators(session_event_t ev) {
+    return ev == EV_CANCEL || ev == EV_FAIL || ev == EV_DELETE;
+}
+
 const char *session_state_name(session_state_t s) {
     return (unsigned)s < SESSION_STATE_COUNT ? STATE_NAMES[s] : "UNKNOWN";
 }

@@ -37,6 +37,11 @@ int session_state_parse(const char *name, session_state_t *out);
 const char *session_event_name(session_event_t e);
 bool session_state_terminal(session_state_t s);
 
+/* The owner rule: an update session belongs to the user who created it; every event is the
+ * owner's. An operator (Sessions.TerminateSession) may also apply these to any session: cancel,
+ * fail and delete (cleaning up), besides reading it. */
+bool session_event_for_operators(session_event_t ev);
+
 /* Decides whether `ev` is legal in state `cur`. On C_OK *next is the state after the event
  * (equal to cur for events that do not change state). On C_ERR *next is untouched. */
 int fsm_apply(session_state_t cur, session_event_t ev, session_state_t *next);

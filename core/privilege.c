@@ -22,6 +22,7 @@ static const struct {
     {PRIV_SYNC_LIBRARY_ITEM, "ContentLibrary.SyncLibraryItem"},
     {PRIV_SYNC_LIBRARY, "ContentLibrary.SyncLibrary"},
     {PRIV_ALLOCATE_SPACE, "Datastore.AllocateSpace"},
+    {PRIV_TERMINATE_SESSION, "Sessions.TerminateSession"},
 };
 
 /* Only single bits have a name: used to tell a client which privilege it lacks. */

@@ -20,10 +20,13 @@ typedef enum {
     PRIV_SYNC_LIBRARY_ITEM = 1u << 11,             /* ContentLibrary.SyncLibraryItem */
     PRIV_SYNC_LIBRARY = 1u << 12,                  /* ContentLibrary.SyncLibrary */
     PRIV_ALLOCATE_SPACE = 1u << 13,                /* Datastore.AllocateSpace */
+    PRIV_TERMINATE_SESSION = 1u << 14,             /* Sessions.TerminateSession: operators may
+                                                      get, cancel, fail and delete any update
+                                                      session (not only their own) */
 } privilege_t;
 
 #define PRIV_NONE 0u
-#define PRIV_ALL 0x3fffu
+#define PRIV_ALL 0x7fffu
 
 const char *privilege_name(privilege_t p); /* the vSphere id, NULL for a non-single bit */
 /* Parses "System.Read,ContentLibrary.UpdateSession" or "*". Unknown ids are C_ERR (a typo in

@@ -25,6 +25,7 @@ typedef struct app {
     store_t *store;
     http_server_t *http;
     char public_url[600];
+    unsigned char upload_secret[32]; /* net/secret.h */
     struct data_plane *data;     /* net/data/data.h: uploads, pulls, publishing */
     struct janitor *janitor;     /* net/data/janitor.c */
 } app_t;

@@ -133,10 +133,15 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
                   "Operation is not supported since a library item with the name {0} exists in "
                   "the library '{1}' (ID: {2}).", c->aux, detail, sid, NULL);
         break;
-    case ST_BUSY:
-        vapi_fail(&f, VAPI_RESOURCE_BUSY, "update_session_already_active",
-                  "The library item {0} already has an active update session ({1}); only one "
-                  "update session can be active for a library item.", sid, detail, NULL);
+    case ST_BUSY: /* detail: the holder's id, given to its owner only (the owner rule) */
+        if (detail[0])
+            vapi_fail(&f, VAPI_RESOURCE_BUSY, "update_session_already_active",
+                      "The library item {0} already has an active update session ({1}); only "
+                      "one update session can be active for a library item.", sid, detail, NULL);
+        else
+            vapi_fail(&f, VAPI_RESOURCE_BUSY, "update_session_already_active",
+                      "The library item {0} already has an active update session; only one "
+                      "update session can be active for a library item.", sid, NULL);
         break;
     case ST_WRONG_TYPE:
         vapi_fail(&f, VAPI_INVALID_ELEMENT_TYPE, "subscribed_library_not_modifiable",

@@ -30,6 +30,7 @@ static const option_t options[] = {
     {"redis", OPT_REDIS, "HOST:PORT|unix:PATH", "127.0.0.1:6379", "Redis server", F(redis_host), 0, 0},
     {"storage-dir", OPT_PATH, "DIR", "var/storage", "where item files and uploads are stored", F(storage_dir), 0, 0},
     {"users-file", OPT_PATH, "FILE", "var/users", "users: one 'name:crypt-hash:privileges' per line", F(users_file), 0, 0},
+    {"secret-file", OPT_PATH, "FILE", "", "the upload-token secret shared by every instance (created if missing)", F(secret_file), 0, 0},
     {"public-url", OPT_STR, "URL", "", "base URL of upload addresses handed to clients", F(public_url), 0, 0},
     {"key-prefix", OPT_STR, "PREFIX", "usd:", "prefix of every Redis key", F(key_prefix), 0, 0},
     {"session-timeout", OPT_INT, "SECONDS", "300", "idle time after which an ACTIVE update session expires", F(session_timeout_s), 1, 86400 * 30},
@@ -61,7 +62,9 @@ static void usage(FILE *out) {
         char left[64];
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].metavar);
         fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help,
-                options[i].def[0] ? options[i].def : "http:// + the --listen address");
+                options[i].def[0] ? options[i].def
+                : strcmp(options[i].name, "secret-file") == 0 ? "<storage-dir>/.secret"
+                                                               : "http:// + the --listen address");
     }
     fprintf(out, "  %-34s %s\n", "--help", "print this and exit");
 }

@@ -15,6 +15,7 @@ typedef struct {
     char redis_unix[PATH_MAX];
     char storage_dir[PATH_MAX];
     char users_file[PATH_MAX];
+    char secret_file[PATH_MAX];
     char public_url[512];
     char key_prefix[64];
     int64_t session_timeout_s;

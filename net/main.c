@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "net/api.h"
+#include "net/secret.h"
 #include "net/data/data.h"
 #include "net/data/janitor.h"
 
@@ -74,6 +75,16 @@ int main(int argc, char **argv) {
     if (ensure_dir(app.cfg.storage_dir) != C_OK) {
         fprintf(stderr, "update-sessiond: cannot create --storage-dir %s: %s\n",
                 app.cfg.storage_dir, strerror(errno));
+        return 1;
+    }
+    char secret_path[PATH_MAX + 16];
+    const char *why = "";
+    if (app.cfg.secret_file[0])
+        copy_str(secret_path, sizeof(secret_path), app.cfg.secret_file);
+    else
+        snprintf(secret_path, sizeof(secret_path), "%s/.secret", app.cfg.storage_dir);
+    if (secret_load(secret_path, app.upload_secret, &why) != C_OK) {
+        fprintf(stderr, "update-sessiond: cannot use the secret file %s: %s\n", secret_path, why);
         return 1;
     }
     app.users = users_load(app.cfg.users_file);

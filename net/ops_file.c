@@ -11,6 +11,7 @@
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
+#include "net/secret.h"
 #include "net/data/data.h"
 
 /* The session a file operation is about: path id, else ?update_session_id= (required then). */
@@ -58,10 +59,20 @@ static bool file_name(call_t *c) {
     return true;
 }
 
+/* A file as a client reads it: the upload URI's token is derived again from the record's
+ * nonce (the store only hands the nonce to the session's owner: net/secret.h). */
+static struct json_object *file_json(call_t *c, const session_file_t *f) {
+    session_file_t shown = *f;
+    if (shown.upload_nonce[0])
+        secret_upload_token(c->app->upload_secret, c->id, shown.name, shown.upload_nonce,
+                            shown.upload_token);
+    return session_file_to_json(&shown, c->app->public_url);
+}
+
 static void on_file(void *arg, store_status_t st, const session_file_t *f) {
     call_t *c = arg;
     if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
-    call_reply(c, session_file_to_json(f, c->app->public_url));
+    call_reply(c, file_json(c, f));
 }
 
 /* After the store recorded an added file: a PULL starts now, on this instance, under the
@@ -97,9 +108,10 @@ void op_file_add(call_t *c) {
     rec.size = fs.size;
     rec.expected = fs.checksum;
     if (fs.source_type == SOURCE_PUSH) {
-        unsigned char raw[32];
-        if (RAND_bytes(raw, sizeof(raw)) != 1) { call_fail_store(c, ST_INTERNAL, NULL); return; }
-        for (size_t i = 0; i < sizeof(raw); i++) snprintf(rec.upload_token + 2 * i, 3, "%02x", raw[i]);
+        /* The token is derived, never stored; the store indexes its hash (net/secret.h). */
+        if (secret_new_nonce(rec.upload_nonce) != C_OK) { call_fail_store(c, ST_INTERNAL, NULL); return; }
+        secret_upload_token(c->app->upload_secret, c->id, rec.name, rec.upload_nonce,
+                            rec.upload_token);
         rec.status = TRANSFER_WAITING_FOR_TRANSFER;
     } else {
         copy_str(rec.source_uri, sizeof(rec.source_uri), fs.source_uri);
@@ -123,7 +135,7 @@ static void on_files(void *arg, store_status_t st, const session_file_t *files, 
     if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
     struct json_object *a = json_object_new_array_ext((int)n);
     for (size_t i = 0; i < n; i++)
-        json_object_array_add(a, session_file_to_json(&files[i], c->app->public_url));
+        json_object_array_add(a, file_json(c, &files[i]));
     call_reply(c, a);
 }
 

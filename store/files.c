@@ -7,10 +7,11 @@
  * cjson only to read or set the few fields they decide on (status, blob, bytes_transferred,
  * removed, ...), and session_publish builds the item's file records.
  *   session file  {name, source_type, size?, expected?, received?, source_uri?,
- *                  source_thumbprint?, upload_token?, upload_key?, blob?, bytes_transferred,
+ *                  source_thumbprint?, upload_nonce?, upload_key?, blob?, bytes_transferred,
  *                  staged?, status, error_message?, removed, attempt?, holder?, lease?}
- *                  (? = absent when unset or empty; upload_key = hex SHA-256 of the token, so
- *                  scripts can delete the token's index entry; attempt/holder/lease = the
+ *                  (? = absent when unset or empty; upload_key = hex SHA-256 of the upload token,
+ *                  which is never stored: net/ derives it from upload_nonce and a secret kept
+ *                  outside Redis; scripts delete the token's index entry by upload_key; attempt/holder/lease = the
  *                  mover, core/transfer.h; reads add lapsed = true to a lapsed transfer)
  *   checksum      {algorithm, checksum}
  *   item file     {name, size, checksum?, version, blob}
@@ -65,8 +66,8 @@ static struct json_object *file_to_json(const session_file_t *f) {
     if (f->received.present) json_object_object_add(o, "received", checksum_to_json(&f->received));
     put_str(o, "source_uri", f->source_uri);
     put_str(o, "source_thumbprint", f->source_thumbprint);
-    put_str(o, "upload_token", f->upload_token);
-    if (f->upload_token[0]) {
+    put_str(o, "upload_nonce", f->upload_nonce);
+    if (f->upload_token[0]) { /* the token itself is never stored, only its hash */
         char key[2 * SHA256_DIGEST_LENGTH + 1];
         secret_key_hex(f->upload_token, key);
         json_object_object_add(o, "upload_key", json_object_new_string(key));
@@ -166,7 +167,7 @@ static int file_from_json(const char *text, size_t len, session_file_t *f) {
         get_str(o, "source_uri", f->source_uri, sizeof(f->source_uri)) != C_OK ||
         get_str(o, "source_thumbprint", f->source_thumbprint, sizeof(f->source_thumbprint)) !=
             C_OK ||
-        get_str(o, "upload_token", f->upload_token, sizeof(f->upload_token)) != C_OK ||
+        get_str(o, "upload_nonce", f->upload_nonce, sizeof(f->upload_nonce)) != C_OK ||
         get_str(o, "blob", f->blob, sizeof(f->blob)) != C_OK ||
         get_i64(o, "bytes_transferred", &f->bytes_transferred, NULL) != C_OK ||
         get_i64(o, "staged", &f->staged, NULL) != C_OK ||
@@ -507,7 +508,9 @@ void store_upload_begin(store_t *st, const upload_begin_t *u, store_upload_cb cb
     cmd_key_hashed(&c, "upload:", token);
     cmd_arg_prefix(&c);
     cmd_arg_session_ctx(&c);
-    cmd_arg(&c, token);
+    char key[2 * SHA256_DIGEST_LENGTH + 1];
+    secret_key_hex(token, key);
+    cmd_arg_copy(&c, key); /* the script compares the file's upload_key */
     cmd_arg(&c, (unsigned)u->mode <= UPLOAD_PROBE ? modes[u->mode] : "");
     cmd_arg(&c, u->attempt);
     cmd_arg(&c, u->blob);

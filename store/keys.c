@@ -52,6 +52,7 @@
 
 #include <openssl/sha.h>
 
+#include "core/privilege.h"
 #include "core/validate.h"
 
 void cmd_init(store_cmd_t *c, store_t *st) {
@@ -180,9 +181,12 @@ void cmd_login_key(store_cmd_t *c, const char *token) {
 }
 
 void cmd_auth(store_cmd_t *c, const store_auth_t *auth) {
+    char privs[32];
     cmd_login_key(c, auth ? auth->token : NULL);
     cmd_arg_i64(c, store_cfg(c->st)->login_idle_ms);
-    cmd_arg_i64(c, auth ? (int64_t)auth->required_privs : 0);
+    snprintf(privs, sizeof(privs), "%u/%u", auth ? (unsigned)auth->required_privs : 0u,
+             (unsigned)PRIV_TERMINATE_SESSION);
+    cmd_arg_copy(c, privs);
 }
 
 void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth) {

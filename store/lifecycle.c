@@ -127,6 +127,7 @@ void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
     cmd_arg(&c, expiry_next_state());
     cmd_arg(&c, expiry_message_json());
     cmd_arg_prefix(&c);
+    cmd_arg(&c, session_event_for_operators(ch->event) ? "1" : "0");
     store_eval(&c, SCRIPT_SESSION_CHANGE, reply_done, (store_fn_t)cb, arg); /* copies args */
     json_object_put(err);
     json_object_put(wb);

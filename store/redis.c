@@ -66,10 +66,11 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
     lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
-    lua_blobs_referenced[], lua_completions_due[];
+    lua_blobs_referenced[], lua_completions_due[], lua_session_get[];
 
-/* Joined in front of a body that uses `now` but runs without the prelude (which sets it). */
-static const char lua_clock[] = "local now = time_ms()\n";
+/* Joined in front of a body that uses `now`, `user` and `operator` but runs without the prelude
+ * (which sets them): the server itself, user false, may do what an operator may. */
+static const char lua_clock[] = "local now = time_ms()\nlocal user, operator = false, true\n";
 
 /* Each script's text is [session_lib] [prelude | clock] body: session_lib defines the
  * functions that end a session, the prelude authenticates the caller, the clock sets `now`
@@ -89,6 +90,7 @@ static const struct {
     [SCRIPT_HASH_GET] = {"hash_get", lua_hash_get, true},
     [SCRIPT_LIST] = {"list", lua_list, true},
     [SCRIPT_SESSION_CREATE] = {"session_create", lua_session_create, true, true},
+    [SCRIPT_SESSION_GET] = {"session_get", lua_session_get, true, true},
     [SCRIPT_SESSION_LIST] = {"session_list", lua_session_list, true},
     [SCRIPT_LIBRARY_CREATE] = {"library_create", lua_library_create, true},
     [SCRIPT_LIBRARY_FIND] = {"library_find", lua_library_find, true},

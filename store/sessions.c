@@ -125,7 +125,7 @@ void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
     cmd_init_auth(&c, st, auth);
     cmd_key_session(&c, id, item);
     cmd_arg(&c, id); /* the record does not store its own id */
-    store_eval(&c, SCRIPT_HASH_GET, reply_session, (store_fn_t)cb, arg);
+    store_eval(&c, SCRIPT_SESSION_GET, reply_session, (store_fn_t)cb, arg);
 }
 
 void store_session_list(store_t *st, const store_auth_t *auth, const char *item_id_or_null,

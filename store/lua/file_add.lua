@@ -8,7 +8,7 @@
 -- entry has no TTL: it is deleted with the file or when the session ends. Activity.
 -- Answer: {'OK', 'S', record} | {'NOT_FOUND'} | {'STATE_CHANGED', state} | {'TRANSFER_BUSY'} |
 -- {'FILE_STATE', status} | {'TOO_MANY_FILES'}.
-local c = file_ctx(2, 3)
+local c = file_ctx(2, 3, user, operator)
 local name = ARGV[11]
 local refused = file_session_check(c, ARGV[14], now)
 if refused then return refused end

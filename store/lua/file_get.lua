@@ -3,9 +3,9 @@
 -- ARGV[3..10] as session_lib's file_ctx; ARGV[11] name. A transfer whose lease lapsed reads as
 -- its lapsed state. Answer: {'OK', 'S', session record} | {'OK', 'I', item file} | {'NO_FILE'}
 -- (also for a file the session removed) | {'NOT_FOUND'} | {'STATE_CHANGED', state}.
-local c = file_ctx(2, 3)
+local c = file_ctx(2, 3, user, operator)
 local name = ARGV[11]
-local refused, state = file_session_check(c, 'active', now)
+local refused, state = file_session_check(c, 'active', now, true)
 if refused then return refused end
 if state == 'ACTIVE' then file_touch(c, now) end
 local text = redis.call('HGET', c.files, name)

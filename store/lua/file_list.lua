@@ -3,8 +3,8 @@
 -- (validate). Activity when ACTIVE. A transfer whose lease lapsed reads as its lapsed state.
 -- Answer: {'OK', n, session name, record, ... (n pairs), item name, item file, ...} |
 -- {'NOT_FOUND'} | {'STATE_CHANGED', state}.
-local c = file_ctx(2, 3)
-local refused, state = file_session_check(c, ARGV[11] == '1' and 'active' or 'any', now)
+local c = file_ctx(2, 3, user, operator)
+local refused, state = file_session_check(c, ARGV[11] == '1' and 'active' or 'any', now, true)
 if refused then return refused end
 if state == 'ACTIVE' then file_touch(c, now) end
 local s = redis.call('HGETALL', c.files)

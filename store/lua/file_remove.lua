@@ -6,7 +6,7 @@
 -- for REMOVE, ARGV[13] the completion machine's answer for FILE_CHANGE. Activity.
 -- Answer: {'OK'} | {'NO_FILE'} (neither has it, or removed already) | {'FILE_STATE', status} |
 -- {'NOT_FOUND'} | {'STATE_CHANGED', state}.
-local c = file_ctx(2, 3)
+local c = file_ctx(2, 3, user, operator)
 local name = ARGV[11]
 local refused = file_session_check(c, ARGV[13], now)
 if refused then return refused end

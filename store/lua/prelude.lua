@@ -1,7 +1,8 @@
 -- prelude.lua: prepended to every script except login.lua (store/redis.c joins the two texts
 -- into one before SCRIPT LOAD). Authenticates and authorizes the caller in the same atomic step
--- as the operation. KEYS[1] = login key, ARGV[1] = login idle ms, ARGV[2] = required privilege
--- mask (decimal). Leaves `now` (Redis TIME, ms) and `user` (the login's user) to the body.
+-- as the operation. KEYS[1] = login key, ARGV[1] = login idle ms, ARGV[2] = "<required
+-- privilege mask>/<operator privilege mask>" (decimal). Leaves `now` (Redis TIME, ms), `user`
+-- (the login's user) and `operator` (it holds an operator privilege) to the body.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local login = redis.call('HMGET', KEYS[1], 'user', 'privs', 'last')
@@ -16,5 +17,10 @@ if now - (tonumber(login[3]) or 0) >= step then
   redis.call('PEXPIRE', KEYS[1], idle + step)
   redis.call('HSET', KEYS[1], 'last', now)
 end
-local need = tonumber(ARGV[2])
-if bit.band(tonumber(login[2]) or 0, need) ~= need then return {'UNAUTHORIZED'} end
+local need, opmask = string.match(ARGV[2], '^(%d+)/(%d+)$')
+local privs = tonumber(login[2]) or 0
+need = tonumber(need)
+if bit.band(privs, need) ~= need then return {'UNAUTHORIZED'} end
+-- An operator (Sessions.TerminateSession) may read, cancel, fail and delete any update session
+-- (session_lib's session_access); everyone else only their own.
+local operator = bit.band(privs, tonumber(opmask)) ~= 0

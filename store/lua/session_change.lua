@@ -5,13 +5,17 @@
 -- ARGV[5] activity 0/1; ARGV[6] session timeout ms; ARGV[7] lock backstop ms; ARGV[8] retention
 -- ms; ARGV[9] error_message JSON or ''; ARGV[10] client_progress or ''; ARGV[11] has
 -- warning_behavior 0/1; ARGV[12] warning_behavior JSON; ARGV[13] delete 0/1; ARGV[14] the state
--- an expiry leads to; ARGV[15] the expiry message JSON; ARGV[16] key prefix.
+-- an expiry leads to; ARGV[15] the expiry message JSON; ARGV[16] key prefix; ARGV[17] '1' when
+-- an operator may apply this event to another user's session (session_lib's session_access).
 -- Answer: {'OK', state before} | {'NOT_FOUND'} | {'STATE_CHANGED', state} |
 -- {'PROGRESS_LOWER', progress}.
 -- Complete never comes here (store_session_change refuses EV_COMPLETE): the one publish path
 -- is session_complete.lua. Delete also drops the session's file records.
 local sid = ARGV[3]
-if redis.call('EXISTS', KEYS[2]) == 0 then return {'NOT_FOUND'} end
+if redis.call('EXISTS', KEYS[2]) == 0 or
+   not session_access(KEYS[2], user, operator, ARGV[17] == '1') then
+  return {'NOT_FOUND'}
+end
 session_expire_if_due(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, ARGV[14], ARGV[15], ARGV[8], now, true)
 local cur = redis.call('HMGET', KEYS[2], 'state', 'progress', 'owner')
 local nxt, terminal = string.match(' ' .. ARGV[4] .. ' ', ' ' .. cur[1] .. '=(%u+)/(%d) ')

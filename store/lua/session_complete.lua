@@ -15,7 +15,7 @@
 -- completion COMPLETING: the session stays ACTIVE with its file set frozen ({'OK',
 -- 'REQUESTED'}). Otherwise session_publish, then the session ends in NEXT ({'OK'}).
 -- Answer also {'NOT_FOUND'} | {'STATE_CHANGED', state}.
-local c = file_ctx(2, 3)
+local c = file_ctx(2, 3, user, operator)
 local refused, cur, completion = file_session_check(c, 'any', now)
 if refused then return refused end
 local nxt = string.match(' ' .. ARGV[11] .. ' ', ' ' .. cur .. '=(%u+)/%d ')

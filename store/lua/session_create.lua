@@ -34,7 +34,11 @@ if holder then
   end
 end
 if not redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5]) then
-  return {'BUSY', redis.call('GET', KEYS[3])}
+  -- the holder's id is named to its owner only (the owner rule: others must not learn it)
+  local busy = redis.call('GET', KEYS[3])
+  local brec = session_keys(ARGV[8], busy)
+  if not brec or redis.call('HGET', brec, 'owner') ~= user then busy = '' end
+  return {'BUSY', busy}
 end
 local deadline = now + tonumber(ARGV[4])
 redis.call('HSET', KEYS[4], 'item', item_id, 'cv', it[2] or '1', 'state', 'ACTIVE',

@@ -54,6 +54,11 @@ local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, re
   end
   garbage(prefix, 'staging/' .. item .. '/' .. uuid)
   redis.call('ZREM', prefix .. 'completing', sid)
+  -- the owner's session list drops the id when retention deletes the record (sweep.lua)
+  local owner = redis.call('HGET', rec, 'owner')
+  if owner then
+    redis.call('ZADD', prefix .. 'retire', now + tonumber(retention_ms), owner .. '\n' .. sid)
+  end
 end
 
 -- An ACTIVE session whose deadline has passed (strictly: it never expires before its
@@ -137,6 +142,15 @@ local function session_publish(files, itemfiles, itemkey, now, prefix, item)
   redis.call('HSET', itemkey, 'size', size, 'cached', '1', 'modified', now)
 end
 
+-- The owner rule (core/fsm.h, session_event_for_operators): an update session belongs to the
+-- user who created it; an operator may also act on it where operator_ok. user false is the
+-- server itself (scripts without the prelude). Everyone else is told the session does not exist.
+local function session_access(rec, user, operator, operator_ok)
+  if user == false then return true end
+  if operator and operator_ok then return true end
+  return user ~= nil and redis.call('HGET', rec, 'owner') == user
+end
+
 -- The next state core/ decided for the current state `cur`, from an answer encoded as
 -- "STATE=NEXT ..." (core/transfer.c transfer_encode, completion_encode); nil when refused.
 local function machine_next(answer, cur)
@@ -148,24 +162,32 @@ end
 -- session timeout ms, lock backstop ms, retention ms, the state an expiry leads to, the expiry
 -- message JSON, the transfer lease ms, the state a lapsed transfer is read as per source type
 -- ("PUSH=... PULL=...", core/transfer.c transfer_lapsed_state). A script's own arguments
--- start at ARGV[a + 8].
-local function file_ctx(k, a)
+-- start at ARGV[a + 8]. user, operator: the caller (the prelude's; false, true for the server's
+-- own scripts), for the owner rule.
+local function file_ctx(k, a, user, operator)
   local c = {rec = KEYS[k], lock = KEYS[k + 1], item = KEYS[k + 2], deadlines = KEYS[k + 3],
              files = KEYS[k + 4], itemfiles = KEYS[k + 5], sid = ARGV[a], timeout = ARGV[a + 1],
              lock_ms = ARGV[a + 2], retention = ARGV[a + 3], expire_to = ARGV[a + 4],
-             expiry_msg = ARGV[a + 5], lease_ms = tonumber(ARGV[a + 6]), lapsed = ARGV[a + 7]}
+             expiry_msg = ARGV[a + 5], lease_ms = tonumber(ARGV[a + 6]), lapsed = ARGV[a + 7],
+             user = user, operator = operator}
   c.prefix, c.item_id, c.uuid = prefix_of(c.rec, c.sid)
   return c
 end
 
--- The session must exist ({'NOT_FOUND'}) and, once an expiry that is due has been applied, be
+-- The session must exist and be the caller's, or the caller an operator and operator_ok (else
+-- {'NOT_FOUND'}) and, once an expiry that is due has been applied, be
 -- in the state `need` asks for, else {'STATE_CHANGED', state}: 'any' (reads), 'active' (ACTIVE:
 -- transfers in flight), or a completion answer ("OPEN=OPEN ..."): ACTIVE and the completion
 -- machine accepts the event (a session whose complete waits for its pulls has its file set
 -- frozen: adds, removals and new uploads refuse with state ACTIVE). Returns the refusal, or
 -- nil, the state and the completion state.
-local function file_session_check(c, need, now)
-  if redis.call('EXISTS', c.rec) == 0 then return {'NOT_FOUND'} end
+local function file_session_check(c, need, now, operator_ok)
+  if redis.call('EXISTS', c.rec) == 0 or
+     not session_access(c.rec, c.user, c.operator, operator_ok) then
+    return {'NOT_FOUND'}
+  end
+  -- the upload URI is a bearer capability: only the owner (or the server) reads it
+  c.mine = c.user == false or redis.call('HGET', c.rec, 'owner') == c.user
   session_expire_if_due(c.rec, c.lock, c.item, c.deadlines, c.sid, c.expire_to, c.expiry_msg,
                         c.retention, now, true)
   local s = redis.call('HMGET', c.rec, 'state', 'completion')
@@ -206,13 +228,21 @@ local function file_status(c, f, now)
   return f.status, false
 end
 
--- A record as clients read it: a lapsed transfer shows its lapsed state, marked lapsed.
+-- A record as clients read it: a lapsed transfer shows its lapsed state, marked lapsed; the
+-- upload capability only to the session's owner.
 local function file_view(c, text, now)
   local f = cjson.decode(text)
   local status, lapsed = file_status(c, f, now)
-  if not lapsed then return text end
-  f.status = status
-  f.lapsed = true
+  local hide = c.mine == false and f.upload_nonce ~= nil
+  if not lapsed and not hide then return text end
+  if lapsed then
+    f.status = status
+    f.lapsed = true
+  end
+  if hide then
+    f.upload_nonce = nil
+    f.upload_key = nil
+  end
   return cjson.encode(f)
 end
 

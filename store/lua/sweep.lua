@@ -3,6 +3,8 @@
 -- expiry leads to, ARGV[4] the expiry message JSON, ARGV[5] retention ms.
 -- Entries whose deadline moved are fixed in the index; entries of sessions that ended by expiry
 -- on another path (which leaves the entry for us) or are gone are removed and reported too.
+-- Then the users' session lists drop the ids of sessions whose retention ended (P retire: zset
+-- of "<user>\n<session id>", score = when the record's retention ends), at most ARGV[1].
 -- Answer: {'OK', expired here, looked at, id of each session that ended by expiry ...}.
 local now = time_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -21,6 +23,13 @@ for _, sid in ipairs(due) do
       if rec then ids[#ids + 1] = sid end
     end
   end
+end
+local retire = ARGV[2] .. 'retire'
+for _, entry in ipairs(redis.call('ZRANGEBYSCORE', retire, '-inf', '(' .. now, 'LIMIT', 0,
+                                  tonumber(ARGV[1]))) do
+  local owner, sid = string.match(entry, '^(.*)\n(.*)$')
+  if owner then redis.call('ZREM', ARGV[2] .. 'user:' .. owner .. ':sessions', sid) end
+  redis.call('ZREM', retire, entry)
 end
 local out = {'OK', expired, #due}
 for i = 1, #ids do out[i + 3] = ids[i] end

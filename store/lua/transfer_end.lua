@@ -13,7 +13,7 @@
 -- holding it for one lease in P completing.
 -- Answer: {'OK'} | {'OK', 'COMPLETE'} | {'NOT_FOUND'} | {'STATE_CHANGED', state or status}.
 local now = time_ms()
-local c = file_ctx(1, 1)
+local c = file_ctx(1, 1, false, true)
 local name = ARGV[9]
 local f, refused = transfer_file(c, name, ARGV[10], now)
 if refused then return refused end

@@ -5,7 +5,7 @@
 -- the lease. Activity.
 -- Answer: {'OK'} | {'NOT_FOUND'} | {'STATE_CHANGED', session state or file status}.
 local now = time_ms()
-local c = file_ctx(1, 1)
+local c = file_ctx(1, 1, false, true)
 local name = ARGV[9]
 local f, refused = transfer_file(c, name, ARGV[10], now)
 if refused then return refused end

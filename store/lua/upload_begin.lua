@@ -4,7 +4,8 @@
 -- token's index key (P upload:<sha256(token)> -> "<session id>\n<name>"). ARGV[1] key prefix,
 -- ARGV[2] session timeout ms, ARGV[3] lock backstop ms, ARGV[4] retention ms, ARGV[5] the state
 -- an expiry leads to, ARGV[6] the expiry message JSON, ARGV[7] transfer lease ms, ARGV[8] the
--- lapsed states ("PUSH=... PULL=..."), ARGV[9] the token, ARGV[10] mode BEGIN | RESUME |
+-- lapsed states ("PUSH=... PULL=..."), ARGV[9] the token's hash (the record's upload_key: the
+-- token itself is never stored), ARGV[10] mode BEGIN | RESUME |
 -- PROBE, ARGV[11] the attempt id, ARGV[12] the new blob, ARGV[13] the holder, ARGV[14] the
 -- transfer machine's answer for the mode's event, ARGV[15] the completion machine's answer for
 -- FILE_CHANGE. The session keys are derived from the session id (standalone Redis, see
@@ -22,14 +23,14 @@ if not rec then return {'NOT_FOUND'} end
 local c = {rec = rec, lock = lock, item = item, deadlines = ARGV[1] .. 'deadlines', files = files,
            itemfiles = itemfiles, sid = sid, timeout = ARGV[2], lock_ms = ARGV[3],
            retention = ARGV[4], expire_to = ARGV[5], expiry_msg = ARGV[6],
-           lease_ms = tonumber(ARGV[7]), lapsed = ARGV[8]}
+           lease_ms = tonumber(ARGV[7]), lapsed = ARGV[8], user = false, operator = true}
 c.prefix, c.item_id, c.uuid = prefix_of(rec, sid)
 local mode = ARGV[10]
 local refused = file_session_check(c, mode == 'PROBE' and 'active' or ARGV[15], now)
 if refused then return refused end
 local text = redis.call('HGET', files, name)
 local f = text and cjson.decode(text)
-if not f or f.removed == true or f.upload_token ~= ARGV[9] then return {'NOT_FOUND'} end
+if not f or f.removed == true or f.upload_key ~= ARGV[9] then return {'NOT_FOUND'} end
 if mode == 'PROBE' then return {'OK', sid, file_view(c, text, now)} end
 local status = file_status(c, f, now)
 local nxt = machine_next(ARGV[14], status)
