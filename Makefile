@@ -14,7 +14,7 @@ else
 CFLAGS  += -O2 -g
 endif
 ifeq ($(SANITIZE),1)
-CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DUSD_FAULTS
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build/san
 endif
@@ -111,5 +111,10 @@ $(BUILD)/tests/test_worker: tests/unit/test_worker.c $(BUILD)/net/worker.o $(COR
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 $(BUILD)/tests/test_login: tests/unit/test_login.c $(BUILD)/net/login.o $(BUILD)/net/worker.o $(BUILD)/net/users.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+# The janitor's path check (pure; the janitor runs in tests/system/test_data_janitor.py).
+$(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/data/janitor_path.o \
+                                  $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

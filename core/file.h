@@ -11,6 +11,7 @@
 #define CHECKSUM_MAX 129    /* SHA-512 hex + NUL */
 #define BLOB_ID_MAX 40      /* a UUID: the file's name on disk */
 #define UPLOAD_TOKEN_MAX 65 /* 32 random bytes in hex */
+#define HOLDER_MAX 128      /* an instance's name: "host:port/pid" */
 
 typedef enum { SOURCE_NONE, SOURCE_PUSH, SOURCE_PULL, SOURCE_TYPE_COUNT } source_type_t;
 typedef enum {
@@ -65,6 +66,14 @@ typedef struct {
     bool has_error_message;
     vapi_message_t error_message;
     bool removed;                   /* DELETE .../file/{name}: takes effect on complete */
+    /* The transfer's mover (core/transfer.h): who moves the bytes and until when. */
+    char attempt[BLOB_ID_MAX];      /* the transfer attempt holding the lease ("" if none) */
+    char holder[HOLDER_MAX];        /* the instance moving the bytes, for operators */
+    int64_t lease_ms;               /* Redis time (ms) at which the mover's lease lapses */
+    bool lapsed;                    /* read as TRANSFERRING with a lapsed lease (status shows
+                                       transfer_lapsed_state()) */
+    int64_t staged;                 /* PUSH: durable bytes of the blob's staged prefix, the
+                                       offset a resume (PATCH) continues from */
 } session_file_t;
 
 /* A file of a library item (item File.Info: name, size, cached, version, checksum_info). */

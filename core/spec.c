@@ -288,6 +288,19 @@ struct json_object *message_to_json(const vapi_message_t *m) {
     return o;
 }
 
+struct json_object *failure_to_json(const vapi_failure_t *f, flavour_t flavour) {
+    struct json_object *err = json_object_new_object();
+    json_object_object_add(err, "error_type", json_object_new_string(vapi_error_name(f->type)));
+    struct json_object *msgs = json_object_new_array();
+    json_object_array_add(msgs, message_to_json(&f->msg));
+    json_object_object_add(err, "messages", msgs);
+    if (flavour == FLAVOUR_API) return err;
+    struct json_object *doc = json_object_new_object();
+    json_object_object_add(doc, "type", json_object_new_string(vapi_error_rest_type(f->type)));
+    json_object_object_add(doc, "value", err);
+    return doc;
+}
+
 /* Reads a message back (from a stored record). Anything that message_to_json could not have
  * written (missing field, wrong kind, too many or too long args) is C_ERR, not cut to fit. */
 int message_from_json(struct json_object *obj, vapi_message_t *m) {

@@ -37,6 +37,9 @@ int spec_item_find(struct json_object *body, const char *prefix, item_find_t *ou
 
 /* {"id":..,"default_message":..,"args":[..]} (args always present). */
 struct json_object *message_to_json(const vapi_message_t *m);
+/* A failure's error body: /api {"error_type":..,"messages":[..]}; /rest the same wrapped as
+ * {"type":"com.vmware.vapi.std.errors.x","value":{...}}. */
+struct json_object *failure_to_json(const vapi_failure_t *f, flavour_t flavour);
 int message_from_json(struct json_object *obj, vapi_message_t *m);
 /* [{"type":..,"ignored":..}, ...] */
 struct json_object *warning_behavior_to_json(const warning_behavior_t *w);

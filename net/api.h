@@ -27,7 +27,8 @@ typedef struct app {
     store_t *store;
     http_server_t *http;
     char public_url[600];
-    struct transfers *transfers; /* net/data/transfer.c */
+    struct data_plane *data;     /* net/data/data.h: uploads, pulls, publishing */
+    struct janitor *janitor;     /* net/data/janitor.c */
 } app_t;
 
 /* How success looks on the wire: /api 201+value, 200+value, 204; /rest always 200, with
@@ -131,14 +132,6 @@ void op_file_remove(call_t *c);
 void op_file_validate(call_t *c);
 void op_item_files(call_t *c);
 
-/* Transfers (net/data/transfer.c): the PUSH data plane and PULL transfers, and what happens to
- * staged data when a session ends. */
-void transfer_init(app_t *app);
-void transfer_shutdown(app_t *app);
-/* Starts the PULL of a file the store just recorded as TRANSFERRING. */
-void transfer_start_pull(app_t *app, const char *session_id, const session_file_t *f);
-/* A session ended (cancel, fail, expiry, complete): stop its pulls, drop its staged data. */
-void transfer_session_ended(app_t *app, const char *session_id, bool keep_staging);
 void op_library_create(call_t *c);
 void op_library_get(call_t *c);
 void op_library_list(call_t *c);

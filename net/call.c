@@ -55,24 +55,9 @@ void call_reply_extra_headers(call_t *c, struct json_object *value, const char *
 
 void call_reply(call_t *c, struct json_object *value) { call_reply_extra_headers(c, value, NULL); }
 
-/* The error body: /api {"error_type":..,"messages":[..]}; /rest the same wrapped as
- * {"type":"com.vmware.vapi.std.errors.x","value":{...}}. */
-static struct json_object *error_body(const vapi_failure_t *f, flavour_t flavour) {
-    struct json_object *err = json_object_new_object();
-    json_object_object_add(err, "error_type", json_object_new_string(vapi_error_name(f->type)));
-    struct json_object *msgs = json_object_new_array();
-    json_object_array_add(msgs, message_to_json(&f->msg));
-    json_object_object_add(err, "messages", msgs);
-    if (flavour == FLAVOUR_API) return err;
-    struct json_object *doc = json_object_new_object();
-    json_object_object_add(doc, "type", json_object_new_string(vapi_error_rest_type(f->type)));
-    json_object_object_add(doc, "value", err);
-    return doc;
-}
-
 void send_failure_status(http_request_t *req, flavour_t flavour, const vapi_failure_t *f,
                          int status) {
-    struct json_object *doc = error_body(f, flavour);
+    struct json_object *doc = failure_to_json(f, flavour);
     size_t len = 0;
     const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
     http_respond(req, status, "application/json", text, len, NULL);
@@ -193,6 +178,21 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
         vapi_fail(&f, VAPI_NOT_ALLOWED_IN_CURRENT_STATE, "update_session_files_not_ready",
                   "The operation complete can not be invoked while the file {0} has not been "
                   "received correctly.", detail, NULL);
+        break;
+    case ST_FILES_CHANGED: /* the complete procedure retried and its files kept changing */
+        vapi_fail(&f, VAPI_CONCURRENT_CHANGE, "update_session_files_changed",
+                  "The file {0} changed while the update session was being completed; retry "
+                  "the operation complete.", detail, NULL);
+        break;
+    case ST_FILE_STATE:
+        vapi_fail(&f, VAPI_NOT_ALLOWED_IN_CURRENT_STATE, "file_invalid_state",
+                  "The operation {0} can not be invoked when the file {1} is in the {2} state.",
+                  c->op->name, c->aux, detail, NULL);
+        break;
+    case ST_TOO_MANY_FILES:
+        vapi_fail(&f, VAPI_UNABLE_TO_ALLOCATE_RESOURCE, "update_session_too_many_files",
+                  "The update session {0} already holds the most files an update session may "
+                  "hold.", sid, NULL);
         break;
     case ST_PROGRESS_LOWER:
         vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_client_progress",

@@ -46,6 +46,13 @@ static const option_t options[] = {
     {"max-body-bytes", OPT_SIZE, "BYTES", "1048576", "JSON bodies larger than this get 413", F(http.max_body_bytes), 1024, 1 << 30},
     {"max-connections", OPT_INT, "N", "1024", "open client connections at most", F(http.max_connections), 1, 1 << 20},
     {"request-deadline-ms", OPT_INT, "MS", "30000", "a request must arrive whole within this", F(http.request_deadline_ms), 10, 3600000},
+    {"transfer-lease-ms", OPT_INT, "MS", "10000", "a transfer's lease: without progress for this long its mover is taken for gone and any instance may take the file over", F(transfer_lease_ms), 100, 3600000},
+    {"max-files-per-session", OPT_INT, "N", "1000", "files one update session may hold at most", F(max_files_per_session), 1, 1000000},
+    {"max-upload-bytes", OPT_INT, "BYTES", "1099511627776", "largest upload without a declared size", F(max_upload_bytes), 1, INT64_MAX},
+    {"min-free-bytes", OPT_INT, "BYTES", "67108864", "free space --storage-dir keeps: an upload that would leave less is refused", F(min_free_bytes), 0, INT64_MAX},
+    {"janitor-interval-ms", OPT_INT, "MS", "1000", "how often each instance deletes what the garbage list names", F(janitor_interval_ms), 10, 3600000},
+    {"scan-interval-s", OPT_INT, "SECONDS", "3600", "how often each instance scans --storage-dir for what crashed instances left", F(scan_interval_s), 1, 86400 * 30},
+    {"orphan-grace-s", OPT_INT, "SECONDS", "900", "a file on disk that Redis does not reference is deleted by the scan only once this old", F(orphan_grace_s), 0, 86400 * 30},
     {"idle-timeout-ms", OPT_INT, "MS", "60000", "idle keep-alive connections close after this", F(http.idle_timeout_ms), 10, 3600000},
 };
 
@@ -155,4 +162,6 @@ void config_store(const config_t *cfg, store_config_t *out) {
     out->login_idle_ms = cfg->login_idle_s * 1000;
     out->sweep_interval_ms = cfg->sweep_interval_ms;
     out->sweep_batch = cfg->sweep_batch;
+    out->transfer_lease_ms = cfg->transfer_lease_ms;
+    out->max_files_per_session = cfg->max_files_per_session;
 }

@@ -27,6 +27,13 @@ typedef struct {
     int json_max_depth;
     int sweep_interval_ms;
     int sweep_batch;
+    int transfer_lease_ms;
+    int max_files_per_session;
+    int64_t max_upload_bytes;
+    int64_t min_free_bytes;
+    int janitor_interval_ms;
+    int64_t scan_interval_s;
+    int64_t orphan_grace_s;
     http_limits_t http;
 } config_t;
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 
 #include "net/api.h"
+#include "net/data/data.h"
+#include "net/data/janitor.h"
 
 #define DRAIN_POLL_MS 20
 #define DRAIN_MAX_MS 5000
@@ -41,8 +43,12 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
     if (evtimer_pending(s->drain_timer, NULL)) return;
     fprintf(stderr, "update-sessiond: signal %d, stopping\n", (int)sig);
     http_server_stop(s->app->http);
+    data_plane_drain(s->app->data);
     on_drain_tick(-1, 0, s);
 }
+
+/* The data plane's garbage hook: a local operation made garbage, the janitor takes it now. */
+static void kick_janitor(void *janitor) { janitor_kick(janitor); }
 
 /* Creates the storage directory (and its parents) if missing. */
 static int ensure_dir(const char *path) {
@@ -100,7 +106,27 @@ int main(int argc, char **argv) {
     else
         snprintf(app.public_url, sizeof(app.public_url), "http://%s:%d", app.cfg.listen_host, port);
 
-    transfer_init(&app);
+    data_config_t dcfg = {
+        .base = app.base,
+        .store = app.store,
+        .http = app.http,
+        .storage_dir = app.cfg.storage_dir,
+        .listen_host = app.cfg.listen_host,
+        .listen_port = port,
+        .transfer_lease_ms = app.cfg.transfer_lease_ms,
+        .session_timeout_ms = app.cfg.session_timeout_s * 1000,
+        .max_upload_bytes = app.cfg.max_upload_bytes,
+        .min_free_bytes = app.cfg.min_free_bytes,
+    };
+    app.data = data_plane_new(&dcfg);
+    app.janitor = janitor_start(app.base, app.store, app.cfg.storage_dir,
+                                app.cfg.janitor_interval_ms, app.cfg.scan_interval_s,
+                                app.cfg.orphan_grace_s);
+    if (!app.data || !app.janitor) {
+        fprintf(stderr, "update-sessiond: out of memory at start\n");
+        return 1;
+    }
+    data_set_garbage_hook(app.data, kick_janitor, app.janitor);
     shutdown_t stop = {.app = &app};
     stop.drain_timer = evtimer_new(app.base, on_drain_tick, &stop);
     struct event *sigterm = evsignal_new(app.base, SIGTERM, on_signal, &stop);
@@ -117,9 +143,11 @@ int main(int argc, char **argv) {
     /* Joins the login workers and answers every login still waiting on them (503), while the
      * requests and the store are still there. */
     login_checker_free(app.logins);
-    transfer_shutdown(&app);
+    data_plane_shutdown(app.data); /* transfers stop; no more store calls from the data plane */
+    janitor_stop(app.janitor);
     store_free(app.store); /* answers calls still waiting on Redis, while HTTP is still there */
     http_server_free(app.http);
+    data_plane_free(app.data);
     users_free(app.users);
     event_base_free(app.base);
     fprintf(stderr, "update-sessiond: stopped\n");

@@ -1,5 +1,5 @@
 /* net/ops_file.c: the UpdateSession File service (vsphere-api.md 3) and the item's file list:
- * add, get, list, remove, validate. The data itself moves in net/data/transfer.c. In /api the
+ * add, get, list, remove, validate. The data itself moves in net/data/ (net/data/data.h). In /api the
  * session is the path id and the file name a path segment; in /rest the session is the path id
  * (or ?update_session_id= for list) and the name the body's file_name. */
 #include <json-c/json.h>
@@ -11,6 +11,7 @@
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
+#include "net/data/data.h"
 
 /* The session a file operation is about: path id, else ?update_session_id= (required then). */
 static bool file_session(call_t *c) {
@@ -63,10 +64,14 @@ static void on_file(void *arg, store_status_t st, const session_file_t *f) {
     call_reply(c, session_file_to_json(f, c->app->public_url));
 }
 
-/* After the store recorded an added file: a PULL starts now, on this instance. */
+/* After the store recorded an added file: a PULL starts now, on this instance, under the
+ * attempt chosen below. A replaced file's blob went on the garbage list. */
 static void on_file_added(void *arg, store_status_t st, const session_file_t *f) {
     call_t *c = arg;
-    if (st == ST_OK && f->source_type == SOURCE_PULL) transfer_start_pull(c->app, c->id, f);
+    if (st == ST_OK) {
+        if (f->source_type == SOURCE_PULL) data_pull_start(c->app->data, c->id, f);
+        data_garbage_made(c->app->data);
+    }
     on_file(arg, st, f);
 }
 
@@ -99,7 +104,10 @@ void op_file_add(call_t *c) {
     } else {
         copy_str(rec.source_uri, sizeof(rec.source_uri), fs.source_uri);
         copy_str(rec.source_thumbprint, sizeof(rec.source_thumbprint), fs.source_thumbprint);
+        /* The pull's lease: a new attempt, held by this instance, into a new blob. */
         new_uuid(rec.blob);
+        new_uuid(rec.attempt);
+        copy_str(rec.holder, sizeof(rec.holder), data_instance(c->app->data));
         rec.status = TRANSFER_TRANSFERRING;
     }
     store_file_add(c->app->store, &c->auth, c->id, &rec, on_file_added, c);
@@ -124,9 +132,20 @@ void op_file_list(call_t *c) {
     store_file_list(c->app->store, &c->auth, c->id, true, on_files, c);
 }
 
+/* A removed file's transfer on this instance ends at once (elsewhere: at its next heartbeat);
+ * its staged blob went on the garbage list. */
+static void on_file_removed(void *arg, store_status_t st, const char *detail) {
+    call_t *c = arg;
+    if (st == ST_OK) {
+        data_stop(c->app->data, c->id, c->aux, DATA_FILE_REMOVED);
+        data_garbage_made(c->app->data);
+    }
+    call_on_void(arg, st, detail);
+}
+
 void op_file_remove(call_t *c) {
     if (!file_session(c) || !file_name(c)) return;
-    store_file_remove(c->app->store, &c->auth, c->id, c->aux, call_on_void, c);
+    store_file_remove(c->app->store, &c->auth, c->id, c->aux, on_file_removed, c);
 }
 
 /* ValidationResult: PUSH files not received yet are missing, files in ERROR are invalid. */

@@ -8,7 +8,7 @@
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
-#include "store/blob.h"
+#include "net/data/data.h"
 
 /* POST .../update-session: spec, optional client_token (query, Client-Token header, or /rest
  * body field), then one atomic store call that also enforces one ACTIVE session per item. */
@@ -121,49 +121,26 @@ static int read_change_input(call_t *c, session_change_t *ch, vapi_message_t *cl
     }
 }
 
-/* A change went through: a session that ended drops its staged data and its pulls. */
+/* A change went through: a session that ended stops its transfers on this instance at once
+ * (elsewhere: at their next heartbeat); its staging directory went on the garbage list. */
 static void on_changed(void *arg, store_status_t st, const char *detail) {
     call_t *c = arg;
     session_event_t ev = event_of(c->op);
-    if (st == ST_OK && (ev == EV_CANCEL || ev == EV_FAIL))
-        transfer_session_ended(c->app, c->id, false);
+    if (st == ST_OK && (ev == EV_CANCEL || ev == EV_FAIL)) {
+        data_stop(c->app->data, c->id, NULL, DATA_SESSION_ENDED);
+        data_garbage_made(c->app->data);
+    }
     call_on_void(arg, st, detail);
 }
 
-/* complete, step 2: the store published the files (or recorded that pulls must end first);
- * blobs the item no longer references go. */
-static void on_completed(void *arg, store_status_t st, char *const *ids, size_t n) {
+/* complete: the one publish path (net/data/publish.c). "REQUESTED" (PULLs still run) is a
+ * success too: the instance that ends the last pull completes the session. */
+static void on_published(void *arg, store_status_t st, const char *detail,
+                         const vapi_failure_t *local) {
     call_t *c = arg;
-    bool *pulls_pending = c->extra;
-    if (st != ST_OK) { call_fail_store(c, st, n ? ids[0] : NULL); return; }
-    char item[ID_MAX];
-    if (parse_session_id(c->id, item))
-        for (size_t i = 0; i < n; i++) blob_unlink_item_blob(c->app->cfg.storage_dir, item, ids[i]);
-    if (!*pulls_pending) transfer_session_ended(c->app, c->id, false);
+    if (local) { call_fail(c, local); return; }
+    if (st != ST_OK) { call_fail_store(c, st, detail); return; }
     call_reply(c, NULL);
-}
-
-/* complete, step 1: the staged files that are READY are linked into the item's directory
- * first, so that the atomic switch of the item's file list in the store points at files that
- * exist. Linking is idempotent and an unreferenced link is harmless. */
-static void on_complete_files(void *arg, store_status_t st, const session_file_t *files, size_t n) {
-    call_t *c = arg;
-    if (st != ST_OK) { call_fail_store(c, st, NULL); return; }
-    bool *pulls_pending = c->extra;
-    for (size_t i = 0; i < n; i++) {
-        const session_file_t *f = &files[i];
-        if (f->source_type == SOURCE_PULL && f->status == TRANSFER_TRANSFERRING) *pulls_pending = true;
-        if (f->source_type == SOURCE_NONE || f->removed || f->status != TRANSFER_READY || !f->blob[0])
-            continue;
-        if (blob_publish(c->app->cfg.storage_dir, c->id, f->blob) != C_OK) {
-            vapi_failure_t fail;
-            vapi_fail(&fail, VAPI_INTERNAL_SERVER_ERROR, "storage_write_failed",
-                      "The file {0} could not be published to storage.", f->name, NULL);
-            call_fail(c, &fail);
-            return;
-        }
-    }
-    store_session_complete(c->app->store, &c->auth, c->id, on_completed, c);
 }
 
 /* PATCH, DELETE and the actions complete, cancel, fail, keep-alive: one compare-and-set in the
@@ -177,9 +154,7 @@ void op_session_change(call_t *c) {
     vapi_message_t client_error; /* the store copies it into the call's arguments */
     if (read_change_input(c, &ch, &client_error, &f) != C_OK) { call_fail(c, &f); return; }
     if (ch.event == EV_COMPLETE) {
-        c->extra = calloc(1, sizeof(bool));
-        if (!c->extra) { call_fail_store(c, ST_INTERNAL, NULL); return; }
-        store_file_list(c->app->store, &c->auth, c->id, false, on_complete_files, c);
+        data_publish(c->app->data, &c->auth, c->id, on_published, c);
         return;
     }
     store_session_change(c->app->store, &c->auth, c->id, &ch, on_changed, c);

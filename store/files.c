@@ -7,26 +7,33 @@
  * cjson only to read or set the few fields they decide on (status, blob, bytes_transferred,
  * removed, ...), and session_publish builds the item's file records.
  *   session file  {name, source_type, size?, expected?, received?, source_uri?,
- *                  source_thumbprint?, upload_token?, blob?, bytes_transferred, status,
- *                  error_message?, removed}           (? = absent when unset or empty)
+ *                  source_thumbprint?, upload_token?, upload_key?, blob?, bytes_transferred,
+ *                  staged?, status, error_message?, removed, attempt?, holder?, lease?}
+ *                  (? = absent when unset or empty; upload_key = hex SHA-256 of the token, so
+ *                  scripts can delete the token's index entry; attempt/holder/lease = the
+ *                  mover, core/transfer.h; reads add lapsed = true to a lapsed transfer)
  *   checksum      {algorithm, checksum}
  *   item file     {name, size, checksum?, version, blob}
- * cjson turns an empty JSON array into {} when a script re-encodes a record, so an empty
- * error_message.args object reads as no args. Numbers pass through cjson as doubles printed
- * with 14 significant digits: sizes are exact below 10^14 bytes.
+ * Sizes, byte counts and times are decimal strings: cjson prints numbers as doubles with 14
+ * significant digits, which would round sizes above 10^14 bytes. Numbers are still read (older
+ * records). cjson turns an empty JSON array into {} when a script re-encodes a record, so an
+ * empty error_message.args object reads as no args.
  *
- * Answers with ids (store_transfer_end, store_session_complete) carry the script's data for
- * every status: ST_OK the blobs to unlink, ST_FILES_NOT_READY the file's name, ST_STATE_CHANGED
- * the state (or, for a transfer, the file's status when it is not the transfer's any more). */
+ * The machines of core/transfer.c travel to the scripts as their encoded answers; the scripts
+ * compare and set. */
 #include "store/redis.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/sha.h>
 #include <json-c/json.h>
 
 #include "core/spec.h"
+#include "core/transfer.h"
 
 /* ---- JSON records -------------------------------------------------------------------------- */
 
@@ -41,32 +48,47 @@ static struct json_object *checksum_to_json(const checksum_info_t *c) {
     return o;
 }
 
+/* A number as a decimal string (see the top of this file). */
+static void put_i64(struct json_object *o, const char *key, int64_t v) {
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", (long long)v);
+    json_object_object_add(o, key, json_object_new_string(text));
+}
+
 static struct json_object *file_to_json(const session_file_t *f) {
     struct json_object *o = json_object_new_object();
     json_object_object_add(o, "name", json_object_new_string(f->name));
     json_object_object_add(o, "source_type",
                            json_object_new_string(source_type_name(f->source_type)));
-    if (f->has_size) json_object_object_add(o, "size", json_object_new_int64(f->size));
+    if (f->has_size) put_i64(o, "size", f->size);
     if (f->expected.present) json_object_object_add(o, "expected", checksum_to_json(&f->expected));
     if (f->received.present) json_object_object_add(o, "received", checksum_to_json(&f->received));
     put_str(o, "source_uri", f->source_uri);
     put_str(o, "source_thumbprint", f->source_thumbprint);
     put_str(o, "upload_token", f->upload_token);
+    if (f->upload_token[0]) {
+        char key[2 * SHA256_DIGEST_LENGTH + 1];
+        secret_key_hex(f->upload_token, key);
+        json_object_object_add(o, "upload_key", json_object_new_string(key));
+    }
     put_str(o, "blob", f->blob);
-    json_object_object_add(o, "bytes_transferred", json_object_new_int64(f->bytes_transferred));
+    put_i64(o, "bytes_transferred", f->bytes_transferred);
+    if (f->staged) put_i64(o, "staged", f->staged);
     json_object_object_add(o, "status", json_object_new_string(transfer_status_name(f->status)));
     if (f->has_error_message)
         json_object_object_add(o, "error_message", message_to_json(&f->error_message));
     json_object_object_add(o, "removed", json_object_new_boolean(f->removed));
+    put_str(o, "attempt", f->attempt);
+    put_str(o, "holder", f->holder);
     return o;
 }
 
 /* What transfer_end.lua merges into the record. */
 static struct json_object *outcome_to_json(const session_file_t *f) {
     struct json_object *o = json_object_new_object();
-    json_object_object_add(o, "status", json_object_new_string(transfer_status_name(f->status)));
-    json_object_object_add(o, "bytes_transferred", json_object_new_int64(f->bytes_transferred));
-    if (f->has_size) json_object_object_add(o, "size", json_object_new_int64(f->size));
+    put_i64(o, "bytes_transferred", f->bytes_transferred);
+    if (f->has_size) put_i64(o, "size", f->size);
+    put_i64(o, "staged", f->staged);
     if (f->received.present) json_object_object_add(o, "received", checksum_to_json(&f->received));
     if (f->has_error_message)
         json_object_object_add(o, "error_message", message_to_json(&f->error_message));
@@ -82,15 +104,25 @@ static int get_str(struct json_object *o, const char *key, char *dst, size_t siz
     return copy_str(dst, size, json_object_get_string(v));
 }
 
-/* Optional number member (cjson may write a large one as a double). */
+/* Optional number member: a decimal string (what we write), or a number (older records; cjson
+ * may write a large one as a double). */
 static int get_i64(struct json_object *o, const char *key, int64_t *out, bool *has) {
     struct json_object *v;
     *out = 0;
     if (has) *has = false;
     if (!json_object_object_get_ex(o, key, &v) || !v) return C_OK;
-    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+    if (json_object_is_type(v, json_type_string)) {
+        const char *text = json_object_get_string(v);
+        char *end;
+        errno = 0;
+        long long n = strtoll(text, &end, 10);
+        if (errno || end == text || *end) return C_ERR;
+        *out = n;
+    } else if (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double)) {
+        *out = json_object_get_int64(v);
+    } else {
         return C_ERR;
-    *out = json_object_get_int64(v);
+    }
     if (has) *has = true;
     return C_OK;
 }
@@ -137,9 +169,22 @@ static int file_from_json(const char *text, size_t len, session_file_t *f) {
         get_str(o, "upload_token", f->upload_token, sizeof(f->upload_token)) != C_OK ||
         get_str(o, "blob", f->blob, sizeof(f->blob)) != C_OK ||
         get_i64(o, "bytes_transferred", &f->bytes_transferred, NULL) != C_OK ||
+        get_i64(o, "staged", &f->staged, NULL) != C_OK ||
+        get_i64(o, "lease", &f->lease_ms, NULL) != C_OK ||
+        get_str(o, "attempt", f->attempt, sizeof(f->attempt)) != C_OK ||
+        get_str(o, "holder", f->holder, sizeof(f->holder)) != C_OK ||
         message_member(o, f) != C_OK)
         goto out;
     f->removed = json_object_object_get_ex(o, "removed", &v) && json_object_get_boolean(v);
+    f->lapsed = json_object_object_get_ex(o, "lapsed", &v) && json_object_get_boolean(v);
+    /* A pull whose mover went away failed; a PUSH upload waits for the rest of its bytes (its
+     * bytes_transferred shows the durable prefix a resume continues from). */
+    if (f->lapsed && f->status == TRANSFER_ERROR && !f->has_error_message) {
+        vapi_message_set(&f->error_message, "file_transfer_stopped",
+                         "The transfer of file {0} stopped: the instance moving its bytes ({1}) "
+                         "went away. Add the file again.", f->name, f->holder, NULL);
+        f->has_error_message = true;
+    }
     rc = C_OK;
 out:
     json_object_put(o);
@@ -205,16 +250,19 @@ static void reply_file(store_status_t s, const redisReply *r, store_fn_t cb, voi
     free(f);
 }
 
-/* {'OK', session id, record} */
+/* {'OK', session id, record} | {'FILE_STATE', record} */
 static void reply_upload(store_status_t s, const redisReply *r, store_fn_t cb, void *arg) {
     session_file_t *f = NULL;
-    const redisReply *sid = element(r, 1), *rec = element(r, 2);
-    if (s == ST_OK && (!sid || !rec || !(f = malloc(sizeof(*f))) ||
-                       file_from_json(rec->str, rec->len, f) != C_OK)) {
+    const redisReply *sid = s == ST_OK ? element(r, 1) : NULL;
+    const redisReply *rec = element(r, s == ST_OK ? 2 : 1);
+    if ((s == ST_OK || s == ST_FILE_STATE) &&
+        ((s == ST_OK && !sid) || !rec || !(f = malloc(sizeof(*f))) ||
+         file_from_json(rec->str, rec->len, f) != C_OK)) {
         store_log("upload: malformed answer");
         s = ST_INTERNAL;
     }
-    ((store_upload_cb)cb)(arg, s, s == ST_OK ? sid->str : NULL, s == ST_OK ? f : NULL);
+    bool with_file = s == ST_OK || s == ST_FILE_STATE;
+    ((store_upload_cb)cb)(arg, s, s == ST_OK ? sid->str : NULL, with_file ? f : NULL);
     free(f);
 }
 
@@ -305,46 +353,29 @@ static void reply_item_files(store_status_t s, const redisReply *r, store_fn_t c
     free(files);
 }
 
-/* {STATUS, string, ...}: the strings as ids, for every status (see the top of this file). */
-static void reply_strings(store_status_t s, const redisReply *r, store_fn_t cb, void *arg) {
-    store_ids_cb done = (store_ids_cb)cb;
-    size_t n = r && r->type == REDIS_REPLY_ARRAY && r->elements > 1 ? r->elements - 1 : 0;
-    char *small[16], **ids = n <= ARRAY_LEN(small) ? small : malloc(n * sizeof(char *));
-    if (!ids) {
-        done(arg, ST_INTERNAL, NULL, 0);
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const redisReply *e = element(r, i + 1);
-        if (!e) {
-            store_log("blob list: element %zu is not a string", i + 1);
-            s = ST_INTERNAL;
-            n = 0;
-            break;
-        }
-        ids[i] = e->str;
-    }
-    done(arg, s, n ? ids : NULL, n);
-    if (ids != small) free(ids);
-}
-
 /* ---- building calls ------------------------------------------------------------------------ */
 
 /* ARGV session timeout ms, lock backstop ms, retention ms, the state an expiry leads to, the
- * expiry message JSON: what file_ctx (and upload_begin.lua) need to keep a session alive or
- * end it. */
+ * expiry message JSON, the transfer lease ms, the lapsed states: what file_ctx (and
+ * upload_begin.lua) need to keep a session alive or end it and to judge a transfer's lease. */
 static void cmd_arg_session_ctx(store_cmd_t *c) {
     const store_config_t *cfg = store_cfg(c->st);
+    static char lapsed[96];
+    if (!lapsed[0])
+        snprintf(lapsed, sizeof(lapsed), "PUSH=%s PULL=%s",
+                 transfer_status_name(transfer_lapsed_state(SOURCE_PUSH)),
+                 transfer_status_name(transfer_lapsed_state(SOURCE_PULL)));
     cmd_arg_i64(c, cfg->session_timeout_ms);
     cmd_arg_i64(c, lock_backstop_ms(cfg));
     cmd_arg_i64(c, cfg->retention_ms);
     cmd_arg(c, expiry_next_state());
     cmd_arg(c, expiry_message_json());
+    cmd_arg_i64(c, cfg->transfer_lease_ms);
+    cmd_arg(c, lapsed);
 }
 
 /* The keys and arguments of session_lib.lua's file_ctx: KEYS record, item lock, item, deadline
- * index, session files, item files; ARGV session id, session timeout ms, lock backstop ms,
- * retention ms, the state an expiry leads to, the expiry message JSON. */
+ * index, session files, item files; ARGV session id, then cmd_arg_session_ctx's. */
 static void cmd_file_ctx(store_cmd_t *c, const char *sid) {
     char item[ID_MAX];
     cmd_key_session(c, sid, item);
@@ -358,22 +389,59 @@ static void cmd_file_ctx(store_cmd_t *c, const char *sid) {
     cmd_arg_session_ctx(c);
 }
 
+/* The transfer machine's answer for ev, as the scripts read it. */
+static void cmd_arg_transfer(store_cmd_t *c, transfer_event_t ev) {
+    char text[160];
+    if (transfer_encode(ev, text, sizeof(text)) != C_OK) cmd_fail(c, ST_INTERNAL);
+    cmd_arg_copy(c, text);
+}
+
+/* The completion machine's answer for ev. */
+static void cmd_arg_completion(store_cmd_t *c, completion_event_t ev) {
+    char text[96];
+    if (completion_encode(ev, text, sizeof(text)) != C_OK) cmd_fail(c, ST_INTERNAL);
+    cmd_arg_copy(c, text);
+}
+
+/* The session machine's answer for ev ("STATE=NEXT/T ..."). */
+static void cmd_arg_session_event(store_cmd_t *c, session_event_t ev) {
+    session_change_t ch;
+    char text[160];
+    session_change_init(&ch, ev);
+    session_change_encode(&ch, text, sizeof(text));
+    cmd_arg_copy(c, text);
+}
+
 /* The state an ACTIVE session goes to on ev, as core/fsm says. */
 static const char *active_next(session_event_t ev) {
     session_state_t next = SESSION_ERROR;
     return fsm_apply(SESSION_ACTIVE, ev, &next) == C_OK ? session_state_name(next) : "";
 }
 
-/* A file script called for an authenticated caller with file_ctx and one more argument
- * (ARGV[9]). */
+/* Opens a call of a file script: for an authenticated caller, or for the server itself (auth
+ * NULL: the prelude's KEYS[1], ARGV[1..2] become placeholders, and the script's login-less
+ * variant runs), then file_ctx. */
+static void cmd_file_open(store_cmd_t *c, store_t *st, const store_auth_t *auth,
+                          const char *session_id) {
+    if (auth) {
+        cmd_init_auth(c, st, auth);
+    } else {
+        cmd_init(c, st);
+        cmd_key(c, "deadlines", (const char *)NULL);
+        cmd_arg(c, "0");
+        cmd_arg(c, "0");
+    }
+    cmd_file_ctx(c, session_id);
+}
+
+/* A file script called for an authenticated caller with file_ctx and one more argument. */
 static void file_call(store_t *st, const store_auth_t *auth, const char *session_id,
-                      const char *arg9, script_id_t script, store_reply_fn fn, store_fn_t cb,
-                      void *arg) {
+                      const char *arg, script_id_t script, store_reply_fn fn, store_fn_t cb,
+                      void *cbarg) {
     store_cmd_t c;
-    cmd_init_auth(&c, st, auth);
-    cmd_file_ctx(&c, session_id);
-    cmd_arg(&c, arg9);
-    store_eval(&c, script, fn, cb, arg);
+    cmd_file_open(&c, st, auth, session_id);
+    cmd_arg(&c, arg);
+    store_eval(&c, script, fn, cb, cbarg);
 }
 
 /* ---- operations ---------------------------------------------------------------------------- */
@@ -388,7 +456,9 @@ void store_file_add(store_t *st, const store_auth_t *auth, const char *session_i
     struct json_object *rec = file_to_json(f);
     cmd_arg(&c, f->name);
     cmd_arg(&c, json_text(rec));
-    cmd_arg_i64(&c, cfg->session_timeout_ms * 2 + cfg->retention_ms);
+    cmd_arg_transfer(&c, f->source_type == SOURCE_PULL ? TEV_ADD_PULL : TEV_ADD_PUSH);
+    cmd_arg_completion(&c, CEV_FILE_CHANGE);
+    cmd_arg_i64(&c, cfg->max_files_per_session);
     store_eval(&c, SCRIPT_FILE_ADD, reply_file, (store_fn_t)cb, arg); /* copies args */
     json_object_put(rec);
 }
@@ -400,13 +470,19 @@ void store_file_get(store_t *st, const store_auth_t *auth, const char *session_i
 
 void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
                      bool require_active, store_files_cb cb, void *arg) {
-    file_call(st, auth, session_id, require_active ? "1" : "0", SCRIPT_FILE_LIST, reply_files,
-              (store_fn_t)cb, arg);
+    file_call(st, auth, session_id, require_active ? "1" : "0",
+              auth ? SCRIPT_FILE_LIST : SCRIPT_FILE_LIST_SERVER, reply_files, (store_fn_t)cb, arg);
 }
 
 void store_file_remove(store_t *st, const store_auth_t *auth, const char *session_id,
                        const char *name, store_done_cb cb, void *arg) {
-    file_call(st, auth, session_id, name, SCRIPT_FILE_REMOVE, reply_done, (store_fn_t)cb, arg);
+    store_cmd_t c;
+    cmd_init_auth(&c, st, auth);
+    cmd_file_ctx(&c, session_id);
+    cmd_arg(&c, name);
+    cmd_arg_transfer(&c, TEV_REMOVE);
+    cmd_arg_completion(&c, CEV_FILE_CHANGE);
+    store_eval(&c, SCRIPT_FILE_REMOVE, reply_done, (store_fn_t)cb, arg);
 }
 
 void store_item_files(store_t *st, const store_auth_t *auth, const char *item_id,
@@ -418,41 +494,52 @@ void store_item_files(store_t *st, const store_auth_t *auth, const char *item_id
     store_eval(&c, SCRIPT_FILE_ITEM_LIST, reply_item_files, (store_fn_t)cb, arg);
 }
 
-void store_upload_begin(store_t *st, const char *upload_token, const char *blob,
-                        store_upload_cb cb, void *arg) {
+void store_upload_begin(store_t *st, const upload_begin_t *u, store_upload_cb cb, void *arg) {
+    static const char *const modes[] = {[UPLOAD_BEGIN] = "BEGIN", [UPLOAD_RESUME] = "RESUME",
+                                        [UPLOAD_PROBE] = "PROBE"};
     store_cmd_t c;
     cmd_init(&c, st);
-    if (!upload_token || !upload_token[0]) {
+    const char *token = u->token;
+    if (!token || !token[0] || (unsigned)u->mode > UPLOAD_PROBE) {
         cmd_fail(&c, ST_NOT_FOUND);
-        upload_token = "";
+        token = "";
     }
-    cmd_key_hashed(&c, "upload:", upload_token);
+    cmd_key_hashed(&c, "upload:", token);
     cmd_arg_prefix(&c);
     cmd_arg_session_ctx(&c);
-    cmd_arg(&c, upload_token);
-    cmd_arg(&c, blob);
+    cmd_arg(&c, token);
+    cmd_arg(&c, (unsigned)u->mode <= UPLOAD_PROBE ? modes[u->mode] : "");
+    cmd_arg(&c, u->attempt);
+    cmd_arg(&c, u->blob);
+    cmd_arg(&c, u->holder);
+    cmd_arg_transfer(&c, u->mode == UPLOAD_RESUME ? TEV_RESUME : TEV_BEGIN);
+    cmd_arg_completion(&c, CEV_FILE_CHANGE);
     store_eval(&c, SCRIPT_UPLOAD_BEGIN, reply_upload, (store_fn_t)cb, arg);
 }
 
 void store_transfer_progress(store_t *st, const char *session_id, const char *name,
-                             const char *blob, int64_t bytes, store_done_cb cb, void *arg) {
+                             const char *attempt, int64_t bytes, int64_t staged,
+                             store_done_cb cb, void *arg) {
     store_cmd_t c;
     cmd_init(&c, st);
     cmd_file_ctx(&c, session_id);
     cmd_arg(&c, name);
-    cmd_arg(&c, blob);
+    cmd_arg(&c, attempt);
     cmd_arg_i64(&c, bytes);
+    cmd_arg_i64(&c, staged);
+    cmd_arg_transfer(&c, TEV_PROGRESS);
     store_eval(&c, SCRIPT_TRANSFER_PROGRESS, reply_done, (store_fn_t)cb, arg);
 }
 
 void store_transfer_end(store_t *st, const char *session_id, const char *name,
-                        const char *blob, const session_file_t *result, store_ids_cb cb,
-                        void *arg) {
+                        const char *attempt, transfer_event_t ev, const session_file_t *result,
+                        store_done_cb cb, void *arg) {
     store_cmd_t c;
     cmd_init(&c, st);
+    if (ev != TEV_READY && ev != TEV_PAUSE && ev != TEV_FAIL) cmd_fail(&c, ST_INTERNAL);
     cmd_file_ctx(&c, session_id);
     struct json_object *outcome = outcome_to_json(result), *err = NULL;
-    if (result->status != TRANSFER_READY) {
+    if (ev != TEV_READY) {
         /* What the session records if this failure ends it (its complete was requested). */
         vapi_message_t m;
         vapi_message_set(&m, "update_session_file_transfer_failed",
@@ -463,22 +550,40 @@ void store_transfer_end(store_t *st, const char *session_id, const char *name,
         err = message_to_json(&m);
     }
     cmd_arg(&c, name);
-    cmd_arg(&c, blob);
+    cmd_arg(&c, attempt);
+    cmd_arg_transfer(&c, ev);
     cmd_arg(&c, json_text(outcome));
-    cmd_arg(&c, active_next(EV_COMPLETE));
+    if (result->source_type == SOURCE_PULL)
+        cmd_arg_completion(&c, ev == TEV_READY ? CEV_PULL_READY : CEV_PULL_FAILED);
+    else
+        cmd_arg(&c, "");
     cmd_arg(&c, active_next(EV_FAIL));
     cmd_arg(&c, err ? json_text(err) : "");
-    store_eval(&c, SCRIPT_TRANSFER_END, reply_strings, (store_fn_t)cb, arg); /* copies args */
+    store_eval(&c, SCRIPT_TRANSFER_END, reply_done, (store_fn_t)cb, arg); /* copies args */
     json_object_put(outcome);
     json_object_put(err);
 }
 
 void store_session_complete(store_t *st, const store_auth_t *auth, const char *id,
-                            store_ids_cb cb, void *arg) {
-    session_change_t ch;
-    char transitions[160];
-    session_change_init(&ch, EV_COMPLETE);
-    session_change_encode(&ch, transitions, sizeof(transitions));
-    file_call(st, auth, id, transitions, SCRIPT_SESSION_COMPLETE, reply_strings, (store_fn_t)cb,
-              arg);
+                            const linked_file_t *linked, size_t n, store_done_cb cb, void *arg) {
+    store_cmd_t c;
+    cmd_file_open(&c, st, auth, id);
+    cmd_arg_session_event(&c, EV_COMPLETE);
+    cmd_arg_completion(&c, CEV_REQUEST);
+    /* The linked pairs, "<blob> <name>\n" each (names hold no control characters). */
+    size_t len = 1;
+    for (size_t i = 0; i < n; i++) len += strlen(linked[i].blob) + strlen(linked[i].name) + 2;
+    char *pairs = malloc(len), *p = pairs;
+    if (!pairs) {
+        cmd_fail(&c, ST_INTERNAL);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            p += sprintf(p, "%s %s\n", linked[i].blob, linked[i].name);
+        *p = '\0';
+    }
+    cmd_argn(&c, pairs, pairs ? (size_t)(p - pairs) : 0);
+    cmd_arg_completion(&c, CEV_RETRACT);
+    store_eval(&c, auth ? SCRIPT_SESSION_COMPLETE : SCRIPT_SESSION_COMPLETE_SERVER, reply_done,
+               (store_fn_t)cb, arg); /* copies args */
+    free(pairs);
 }

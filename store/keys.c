@@ -20,15 +20,19 @@
  *   P {<item>}:s:<uuid>             hash, session "<item>:<uuid>": {item, cv, state,
  *                                   progress, deadline, created, owner, wb (warning behavior
  *                                   JSON, optional), err (error_message JSON, optional),
- *                                   finished (once terminal), complete_requested ("1" while a
- *                                   complete waits for PULL transfers)}
+ *                                   finished (once terminal), completion (core/transfer.h:
+ *                                   "COMPLETING" while a complete waits for PULL transfers;
+ *                                   absent or "OPEN" otherwise)}
  *   P {<item>}:s:<uuid>:files       hash file name -> the session's file record (JSON, see
  *                                   store/files.c); PEXPIRE retention once the session ends
  *   P {<item>}:files                hash file name -> the item's published file (JSON {name,
  *                                   size, checksum {algorithm, checksum}, version, blob})
  *   P upload:<hex SHA-256 of token> string "<session id>\n<file name>": a PUSH file's upload
- *                                   token; PX 2 x session timeout + retention (not renewed;
- *                                   a replaced or removed file's entry is ignored)
+ *                                   token; no TTL: deleted when the file is replaced or
+ *                                   removed or its session ends (the URI lives exactly as long
+ *                                   as the file is in an ACTIVE session)
+ *   P garbage                       list of paths under --storage-dir that nothing references
+ *                                   any more (store.h "Garbage"), drained by the janitors
  *   P deadlines                     zset of session ids, score = deadline (read by the sweeper)
  *   P user:<user>:sessions          zset of the user's session ids, score = creation
  *   P ctok:<lower(client token)>    hash {user, item, sid}; PEXPIRE token retention (a UUID:
@@ -107,6 +111,13 @@ void cmd_arg_i64(store_cmd_t *c, int64_t v) {
     cmd_argn(c, p, (size_t)n);
 }
 
+void cmd_arg_copy(store_cmd_t *c, const char *s) {
+    size_t n = strlen(s);
+    char *p = arena(c, n + 1);
+    if (p) memcpy(p, s, n + 1);
+    cmd_argn(c, p, p ? n : 0);
+}
+
 void cmd_arg_prefix(store_cmd_t *c) {
     size_t len;
     const char *p = store_prefix(c->st, &len);
@@ -142,11 +153,20 @@ static void key3(store_cmd_t *c, const char *a, const char *b, const char *d) {
     cmd_key(c, a, b, d, (const char *)NULL);
 }
 
-void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret) {
+void secret_key_hex(const char *secret, char *hex) {
+    static const char digits[] = "0123456789abcdef";
     unsigned char md[SHA256_DIGEST_LENGTH];
-    char hex[2 * SHA256_DIGEST_LENGTH + 1];
     SHA256((const unsigned char *)secret, strlen(secret), md);
-    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[2 * SHA256_DIGEST_LENGTH] = '\0';
+}
+
+void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret) {
+    char hex[2 * SHA256_DIGEST_LENGTH + 1];
+    secret_key_hex(secret, hex);
     key3(c, kind, hex, "");
 }
 

@@ -42,6 +42,20 @@ const char *expiry_message_json(void) {
     return text;
 }
 
+const char *pull_lost_message_json(void) {
+    static char text[MSG_TEXT_MAX + 256];
+    if (!text[0]) {
+        vapi_message_t m;
+        vapi_message_set(&m, "update_session_file_transfer_failed",
+                         "The transfer of file {0} failed: the instance moving its bytes went "
+                         "away.", "\x01", (const char *)NULL);
+        struct json_object *o = message_to_json(&m);
+        copy_str(text, sizeof(text), json_text(o));
+        json_object_put(o);
+    }
+    return text;
+}
+
 /* "ACTIVE=DONE/1 DONE=... ": the allowed states, each with its next state and whether that
  * one is terminal. */
 void session_change_encode(const session_change_t *ch, char *out, size_t size) {
@@ -55,12 +69,38 @@ void session_change_encode(const session_change_t *ch, char *out, size_t size) {
     }
 }
 
+/* ARGV retention ms, the state cancel leads an ACTIVE session to, the message it records: what
+ * session_lib.lua's item_gone needs to end the session of an item being deleted. */
+void cmd_arg_item_gone(store_cmd_t *c) {
+    static char message[320];
+    session_state_t next = SESSION_CANCELED;
+    if (!message[0]) {
+        vapi_message_t m;
+        vapi_message_set(&m, "update_session_item_deleted",
+                         "The update session was canceled because its library item was deleted.",
+                         (const char *)NULL);
+        struct json_object *o = message_to_json(&m);
+        copy_str(message, sizeof(message), json_text(o));
+        json_object_put(o);
+    }
+    fsm_apply(SESSION_ACTIVE, EV_CANCEL, &next);
+    cmd_arg_i64(c, store_cfg(c->st)->retention_ms);
+    cmd_arg(c, session_state_name(next));
+    cmd_arg(c, message);
+}
+
+/* Complete is refused here: its one path is store_session_complete (store/files.c), the
+ * compare-and-set over the blobs that were linked. */
 void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
                           const session_change_t *ch, store_done_cb cb, void *arg) {
     const store_config_t *cfg = store_cfg(st);
     char item[ID_MAX], transitions[160];
     store_cmd_t c;
     cmd_init_auth(&c, st, auth);
+    if (ch->event == EV_COMPLETE) {
+        store_log("session change: complete goes through store_session_complete");
+        cmd_fail(&c, ST_INTERNAL);
+    }
     cmd_key_session(&c, id, item);
     if (c.local == ST_OK) {
         cmd_key_item(&c, item, "lock");

@@ -65,15 +65,21 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_library_find[], lua_library_delete[], lua_item_create[], lua_item_find[],
     lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
-    lua_transfer_progress[], lua_transfer_end[], lua_session_complete[];
+    lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
+    lua_blobs_referenced[], lua_completions_due[];
 
-/* Each script's text is [session_lib] [prelude] body: session_lib defines the functions that
- * end a session, the prelude authenticates the caller. */
+/* Joined in front of a body that uses `now` but runs without the prelude (which sets it). */
+static const char lua_clock[] = "local now = time_ms()\n";
+
+/* Each script's text is [session_lib] [prelude | clock] body: session_lib defines the
+ * functions that end a session, the prelude authenticates the caller, the clock sets `now`
+ * for a body shared with a prelude'd script (the server's own complete). */
 static const struct {
     const char *name;
     const char *body;
     bool prelude;
     bool session_lib;
+    bool clock;
 } script_src[SCRIPT_COUNT] = {
     [SCRIPT_LOGIN] = {"login", lua_login, false, false},
     [SCRIPT_SESSION_CHANGE] = {"session_change", lua_session_change, true, true},
@@ -86,10 +92,10 @@ static const struct {
     [SCRIPT_SESSION_LIST] = {"session_list", lua_session_list, true},
     [SCRIPT_LIBRARY_CREATE] = {"library_create", lua_library_create, true},
     [SCRIPT_LIBRARY_FIND] = {"library_find", lua_library_find, true},
-    [SCRIPT_LIBRARY_DELETE] = {"library_delete", lua_library_delete, true},
+    [SCRIPT_LIBRARY_DELETE] = {"library_delete", lua_library_delete, true, true},
     [SCRIPT_ITEM_CREATE] = {"item_create", lua_item_create, true},
     [SCRIPT_ITEM_FIND] = {"item_find", lua_item_find, true},
-    [SCRIPT_ITEM_DELETE] = {"item_delete", lua_item_delete, true},
+    [SCRIPT_ITEM_DELETE] = {"item_delete", lua_item_delete, true, true},
     [SCRIPT_FILE_ADD] = {"file_add", lua_file_add, true, true},
     [SCRIPT_FILE_GET] = {"file_get", lua_file_get, true, true},
     [SCRIPT_FILE_LIST] = {"file_list", lua_file_list, true, true},
@@ -99,6 +105,11 @@ static const struct {
     [SCRIPT_TRANSFER_PROGRESS] = {"transfer_progress", lua_transfer_progress, false, true},
     [SCRIPT_TRANSFER_END] = {"transfer_end", lua_transfer_end, false, true},
     [SCRIPT_SESSION_COMPLETE] = {"session_complete", lua_session_complete, true, true},
+    [SCRIPT_SESSION_COMPLETE_SERVER] = {"session_complete", lua_session_complete, false, true, true},
+    [SCRIPT_FILE_LIST_SERVER] = {"file_list", lua_file_list, false, true, true},
+    [SCRIPT_GARBAGE_TAKE] = {"garbage_take", lua_garbage_take, false, false},
+    [SCRIPT_BLOBS_REFERENCED] = {"blobs_referenced", lua_blobs_referenced, false, true},
+    [SCRIPT_COMPLETIONS_DUE] = {"completions_due", lua_completions_due, false, true},
 };
 
 typedef enum { LINK_DOWN, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;
@@ -159,6 +170,8 @@ struct store {
     sweeper_t *sweeper;
     store_expired_fn expired_fn; /* store_on_expired */
     void *expired_arg;
+    store_expired_fn due_fn;     /* store_on_completion_due */
+    void *due_arg;
 };
 
 static void destroy(store_t *st);
@@ -204,6 +217,9 @@ static const char *const status_names[] = {
     [ST_NO_FILE] = "NO_FILE",
     [ST_TRANSFER_BUSY] = "TRANSFER_BUSY",
     [ST_FILES_NOT_READY] = "FILES_NOT_READY",
+    [ST_FILES_CHANGED] = "FILES_CHANGED",
+    [ST_FILE_STATE] = "FILE_STATE",
+    [ST_TOO_MANY_FILES] = "TOO_MANY_FILES",
     [ST_INTERNAL] = "INTERNAL",
 };
 
@@ -221,6 +237,15 @@ void store_on_expired(store_t *st, store_expired_fn fn, void *arg) {
 
 void store_expired(store_t *st, const char *session_id) {
     if (st->expired_fn && !st->closing) st->expired_fn(st->expired_arg, session_id);
+}
+
+void store_on_completion_due(store_t *st, store_expired_fn fn, void *arg) {
+    st->due_fn = fn;
+    st->due_arg = arg;
+}
+
+void store_completion_due(store_t *st, const char *session_id) {
+    if (st->due_fn && !st->closing) st->due_fn(st->due_arg, session_id);
 }
 
 struct event_base *store_base(const store_t *st) { return st->base; }
@@ -702,6 +727,8 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     if (c->token_retention_ms <= 0) c->token_retention_ms = 86400000;
     if (c->sweep_interval_ms <= 0) c->sweep_interval_ms = 250;
     if (c->sweep_batch <= 0) c->sweep_batch = 200;
+    if (c->transfer_lease_ms <= 0) c->transfer_lease_ms = 10000;
+    if (c->max_files_per_session <= 0) c->max_files_per_session = 1000;
     if (c->login_idle_ms <= 0) c->login_idle_ms = 1800000;
     st->prefix = xstrdup(prefix);
     st->prefix_len = strlen(prefix);
@@ -722,13 +749,14 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     st->connect_timer = evtimer_new(base, on_connect_timer, st);
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
 
-    size_t plen = strlen(lua_prelude), llen = strlen(lua_session_lib);
+    size_t llen = strlen(lua_session_lib);
     for (int i = 0; i < SCRIPT_COUNT; i++) {
         size_t lib = script_src[i].session_lib ? llen : 0;
-        size_t pre = script_src[i].prelude ? plen : 0, blen = strlen(script_src[i].body);
+        const char *head = script_src[i].prelude ? lua_prelude : script_src[i].clock ? lua_clock : "";
+        size_t pre = strlen(head), blen = strlen(script_src[i].body);
         st->text[i] = xmalloc(lib + pre + blen + 1);
         memcpy(st->text[i], lua_session_lib, lib);
-        memcpy(st->text[i] + lib, lua_prelude, pre);
+        memcpy(st->text[i] + lib, head, pre);
         memcpy(st->text[i] + lib + pre, script_src[i].body, blen + 1);
         st->text_len[i] = lib + pre + blen;
         sha1_hex(st->text[i], st->text_len[i], st->sha[i]);

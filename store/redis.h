@@ -47,6 +47,12 @@ typedef enum {
     SCRIPT_TRANSFER_PROGRESS,
     SCRIPT_TRANSFER_END,
     SCRIPT_SESSION_COMPLETE,
+    SCRIPT_SESSION_COMPLETE_SERVER, /* the same body without login: the server's own complete */
+    SCRIPT_FILE_LIST_SERVER,        /* file_list without login, for that complete */
+    /* Garbage (store/garbage.c) */
+    SCRIPT_GARBAGE_TAKE,
+    SCRIPT_BLOBS_REFERENCED,
+    SCRIPT_COMPLETIONS_DUE, /* store/sweeper.c */
     SCRIPT_COUNT
 } script_id_t;
 
@@ -91,6 +97,8 @@ void cmd_login_key(store_cmd_t *c, const char *token);
 /* Key = prefix, kind, hex SHA-256 of secret (login and upload tokens never become key names
  * in clear). */
 void cmd_key_hashed(store_cmd_t *c, const char *kind, const char *secret);
+/* The hex SHA-256 of secret (65 bytes with the NUL) that cmd_key_hashed puts in key names. */
+void secret_key_hex(const char *secret, char *hex);
 /* Key = prefix followed by the NULL-terminated list of parts. */
 void cmd_key(store_cmd_t *c, ...);
 /* Keys of the schema (see store/keys.c). An invalid id is ST_NOT_FOUND: it cannot name a
@@ -102,7 +110,12 @@ void cmd_key_session(store_cmd_t *c, const char *session_id, char *item_id);
 void cmd_arg(store_cmd_t *c, const char *s); /* NULL = "" */
 void cmd_argn(store_cmd_t *c, const char *s, size_t len);
 void cmd_arg_i64(store_cmd_t *c, int64_t v);
+/* A copy of s in the arena (for strings that do not outlive the caller of store_eval). */
+void cmd_arg_copy(store_cmd_t *c, const char *s);
 void cmd_arg_prefix(store_cmd_t *c);
+/* The arguments item_delete.lua and library_delete.lua need to end an ACTIVE session of an item
+ * being deleted (store/lifecycle.c). */
+void cmd_arg_item_gone(store_cmd_t *c);
 
 /* ---- The connection layer (store/redis.c) -------------------------------------------------- */
 
@@ -135,6 +148,11 @@ void sweeper_stats(const sweeper_t *sw, store_sweep_stats_t *out);
 /* Runs the store_on_expired hook, if any, for one session the sweeper expired (called from
  * the sweeper's reply function, so from the event loop). */
 void store_expired(store_t *st, const char *session_id);
+/* Hands a requested complete this instance's sweep claimed to the store_on_completion_due hook. */
+void store_completion_due(store_t *st, const char *session_id);
+/* The message completions_due.lua records when a pull's mover died during a complete, with
+ * "\u0001" where the file's name goes (store/lifecycle.c). */
+const char *pull_lost_message_json(void);
 /* Logs one line to stderr ("store: ..."). */
 void store_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -15,6 +15,7 @@
 
 #include "core/file.h"
 #include "core/model.h"
+#include "core/transfer.h"
 
 struct event_base;
 
@@ -32,7 +33,10 @@ typedef enum {
     ST_PROGRESS_LOWER,   /* keep-alive client_progress below the recorded one */
     ST_NO_FILE,          /* no file of that name in the session (nor in the item) */
     ST_TRANSFER_BUSY,    /* the file is being transferred already */
-    ST_FILES_NOT_READY,  /* complete refused: a PUSH file is not READY; detail = its name */
+    ST_FILES_NOT_READY,  /* complete refused: a file is not READY; detail = its name */
+    ST_FILES_CHANGED,    /* complete refused: a file's blob is not the one linked; detail = name */
+    ST_FILE_STATE,       /* the file's transfer state refuses the event (core/transfer.c) */
+    ST_TOO_MANY_FILES,   /* file add: the session has max_files_per_session files */
     ST_INTERNAL          /* unexpected reply; logged */
 } store_status_t;
 const char *store_status_name(store_status_t s);
@@ -50,6 +54,8 @@ typedef struct {
     int64_t login_idle_ms;    /* login token idle timeout */
     int sweep_interval_ms;    /* sweeper period (jittered +-25%), default 250 */
     int sweep_batch;          /* sessions per sweep script, default 200 */
+    int64_t transfer_lease_ms; /* a mover's lease (default 10000) */
+    int max_files_per_session; /* default 1000 */
 } store_config_t;
 
 typedef struct store store_t;
@@ -180,58 +186,142 @@ typedef void (*store_files_cb)(void *arg, store_status_t st, const session_file_
 typedef void (*store_item_files_cb)(void *arg, store_status_t st, const item_file_t *files,
                                     size_t n);
 
-/* Adds the file (or replaces the session's file of that name); f is stored as given, and its
- * upload token, if any, is indexed (P upload:<sha256(token)> -> session id + name, expiring
- * with the session's retention). cb gets the stored record. */
+/* Adds the file (or replaces the session's file of that name: TEV_ADD_PUSH / TEV_ADD_PULL must
+ * be legal, so not while it is TRANSFERRING under a live lease: ST_TRANSFER_BUSY); f is stored
+ * as given. A PUSH file's upload token is indexed (P upload:<sha256(token)> -> session id +
+ * name) for exactly as long as the file is in the ACTIVE session: the entry is deleted when the
+ * file is replaced or removed or the session ends, never by a TTL. A PULL file is recorded
+ * TRANSFERRING, held by f->attempt / f->holder with a fresh lease: the caller starts the pull.
+ * A replaced file's blob goes on the garbage list. Refused while the session's complete is in
+ * progress (ST_STATE_CHANGED, state ACTIVE), and with ST_TOO_MANY_FILES when the session has
+ * max_files_per_session files and this is a new name. cb gets the stored record. */
 void store_file_add(store_t *st, const store_auth_t *auth, const char *session_id,
                     const session_file_t *f, store_file_cb cb, void *arg);
 /* One file: the session's, else the item's (as NONE); ST_NO_FILE if neither or removed. */
 void store_file_get(store_t *st, const store_auth_t *auth, const char *session_id,
                     const char *name, store_file_cb cb, void *arg);
 /* The item's files overlaid by the session's, without removed ones, sorted by name.
- * require_active: refuse (ST_STATE_CHANGED) unless the session is ACTIVE (validate). */
+ * require_active: refuse (ST_STATE_CHANGED) unless the session is ACTIVE (validate). auth NULL:
+ * the server itself (the complete it runs after the last pull), no login. */
 void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
                      bool require_active, store_files_cb cb, void *arg);
-/* Marks the file removed (it goes on complete); ST_NO_FILE if neither session nor item has it. */
+/* Marks the file removed (it goes on complete); ST_NO_FILE if neither session nor item has it.
+ * Ends any transfer of the file (its mover's next heartbeat is refused), deletes its upload
+ * token's entry, and puts its staged blob on the garbage list. */
 void store_file_remove(store_t *st, const store_auth_t *auth, const char *session_id,
                        const char *name, store_done_cb cb, void *arg);
 /* The item's published files (GET /api/content/library/item/{id}/file). */
 void store_item_files(store_t *st, const store_auth_t *auth, const char *item_id,
                       store_item_files_cb cb, void *arg);
 
-/* Data plane: no login, the upload token authorizes. begin: the token's file goes
- * TRANSFERRING with blob `blob` and bytes 0 (from WAITING_FOR_TRANSFER, ERROR or READY: a retry
- * or a replacement); ST_TRANSFER_BUSY if it is TRANSFERRING; ST_NOT_FOUND for an unknown token;
- * ST_STATE_CHANGED if the session is not ACTIVE. cb gets the session id and the file. */
+/* ---- Transfers (the data plane; no login: the upload token, or the server itself) ----------
+ * A TRANSFERRING file records its mover: `attempt` (a UUID per transfer attempt, the lease's
+ * id), `holder` (the instance, for operators) and `lease` (Redis ms; now + transfer_lease_ms at
+ * begin and at every progress call). A lapsed lease means the mover is gone: the file is then
+ * decided on (and read) as core/transfer.h's transfer_lapsed_state(), and any instance may take
+ * it over. Every script applies core/transfer.c's answer for its event, passed as data.
+ * Blobs a script stops referencing are pushed, in the same script, on the garbage list (see
+ * store_garbage_take); nothing in store/ or its callers unlinks on the strength of a reply. */
+typedef enum {
+    UPLOAD_BEGIN,  /* PUT/POST: the whole file from byte 0 into the new blob (TEV_BEGIN) */
+    UPLOAD_RESUME, /* PATCH: append to the durable prefix (TEV_RESUME); a file without a blob
+                      yet (WAITING, never uploaded) takes the new blob with staged 0 */
+    UPLOAD_PROBE   /* HEAD: read only, no lease, no activity */
+} upload_mode_t;
+
+typedef struct {
+    const char *token;   /* the upload token from the URI */
+    upload_mode_t mode;
+    const char *attempt; /* a new UUID: this attempt's lease id (not for PROBE) */
+    const char *blob;    /* a new UUID: the blob a BEGIN writes (not for PROBE) */
+    const char *holder;  /* this instance's name */
+} upload_begin_t;
+
+/* cb: ST_OK with the session id and the file as it is now (BEGIN/RESUME: TRANSFERRING, held
+ * by u->attempt; RESUME: f->blob is the blob to append to and f->staged the offset; PROBE: as
+ * stored, a lapsed lease shown as such). ST_FILE_STATE with the file (session_id NULL): the
+ * file's state refuses the event (RESUME of a READY file); ST_TRANSFER_BUSY: TRANSFERRING under
+ * a live lease; ST_NOT_FOUND: unknown or stale token; ST_STATE_CHANGED: the session is not
+ * ACTIVE, or its complete is in progress (file set frozen). BEGIN and RESUME are activity; a
+ * BEGIN over a file that had a blob puts the old blob on the garbage list. */
 typedef void (*store_upload_cb)(void *arg, store_status_t st, const char *session_id,
                                 const session_file_t *f);
-void store_upload_begin(store_t *st, const char *upload_token, const char *blob,
-                        store_upload_cb cb, void *arg);
-/* Progress and end of a transfer (PUSH or PULL), applied only while the file is TRANSFERRING
- * with this blob (else ST_STATE_CHANGED): progress records bytes_transferred and is activity;
- * end records the outcome in `result` (status READY or ERROR, bytes, size, received checksum,
- * error_message). */
-void store_transfer_progress(store_t *st, const char *session_id, const char *name,
-                             const char *blob, int64_t bytes, store_done_cb cb, void *arg);
-/* When this was the last transfer of a session whose complete was requested, the script
- * completes it (publishing as store_session_complete does) and ids are the blobs to delete. */
-void store_transfer_end(store_t *st, const char *session_id, const char *name,
-                        const char *blob, const session_file_t *result, store_ids_cb cb,
-                        void *arg);
+void store_upload_begin(store_t *st, const upload_begin_t *u, store_upload_cb cb, void *arg);
 
-/* Complete = EV_COMPLETE through the same compare-and-set, plus publishing: refused with
- * ST_FILES_NOT_READY (ids[0] = the file) while a PUSH file of the session is not READY. If a
- * PULL file is still TRANSFERRING the session stays ACTIVE with "complete requested" and
- * ST_OK is answered with n = 0 (the last transfer_end completes it). Publishing, in the same
- * script: READY session files become the item's files (version + 1), removed ones go,
- * content_version + 1, size = sum of sizes, cached = true. ids = the blobs the item no longer
- * references (the caller deletes them from disk). */
+/* The mover's heartbeat (TEV_PROGRESS): records bytes_transferred and staged (the durable
+ * prefix), renews the lease, and is activity. ST_STATE_CHANGED: this attempt does not hold the
+ * file any more; detail = the session's state when it is not ACTIVE (canceled, failed,
+ * expired, completed), "REMOVED" when the file was removed, else the file's status (replaced,
+ * or the lease was taken over after it lapsed):
+ * the mover must stop at once, and must not delete anything (the script that took the file
+ * away put the blob on the garbage list if it is garbage). */
+void store_transfer_progress(store_t *st, const char *session_id, const char *name,
+                             const char *attempt, int64_t bytes, int64_t staged,
+                             store_done_cb cb, void *arg);
+
+/* The end of an attempt, ev = TEV_READY (result: bytes_transferred, size, received checksum),
+ * TEV_PAUSE (bytes_transferred, staged: the prefix is kept for a resume; error_message optional:
+ * why it stopped) or TEV_FAIL (error_message; the blob goes to garbage). Applies only while
+ * `attempt` holds the file (else ST_STATE_CHANGED). Clears the lease. If the session's
+ * complete was requested (completion COMPLETING): a failed PULL fails the session; when the
+ * last PULL ends READY, detail is "COMPLETE": the caller must now run the complete itself
+ * (link, then store_session_complete with auth NULL). Otherwise detail is NULL. */
+void store_transfer_end(store_t *st, const char *session_id, const char *name,
+                        const char *attempt, transfer_event_t ev, const session_file_t *result,
+                        store_done_cb cb, void *arg);
+
+/* The one publish path. `linked` are the (file name, blob) pairs the caller hard-linked into
+ * the item's directory (store/blob.h blob_publish), one per READY file of the session that
+ * has bytes (source PUSH or PULL, not removed). One compare-and-set: EV_COMPLETE must be
+ * legal, every such file must be READY and its blob the linked one, and every linked pair must
+ * be such a file; then the session's files become the item's (removed ones leave; version + 1,
+ * content_version + 1, size, cached), the item's replaced and removed blobs and the session's
+ * staging directory go on the garbage list, and the session ends DONE. Answers:
+ *   ST_OK               detail NULL: completed; detail "REQUESTED": PULL transfers still run,
+ *                       the session stays ACTIVE with its file set frozen (COMPLETING) and the
+ *                       instance that records the last pull's end completes it
+ *   ST_FILES_NOT_READY  detail = a file that is not READY (nothing changed)
+ *   ST_FILES_CHANGED    detail = a file whose blob is not the linked one, or a linked pair
+ *                       that is not a READY file: the caller lists, links and tries again
+ *   ST_NOT_FOUND, ST_STATE_CHANGED (detail = state)
+ * A refusal leaves the links it was given alone: a retried complete may link and publish the
+ * same blobs a moment later, so only the storage scan (which keeps blobs an ACTIVE session's
+ * file records name) removes links nothing published.
+ * auth NULL: the server itself (the last pull of a requested complete); otherwise the caller
+ * must have a valid login, as every session operation. */
+typedef struct {
+    const char *name;
+    const char *blob;
+} linked_file_t;
 void store_session_complete(store_t *st, const store_auth_t *auth, const char *id,
-                            store_ids_cb cb, void *arg);
+                            const linked_file_t *linked, size_t n, store_done_cb cb, void *arg);
+
+/* ---- Garbage (what no record references any more) --------------------------------------------
+ * P garbage is a list of paths relative to --storage-dir, pushed by the scripts that stop
+ * referencing them, in the same atomic step:
+ *   staging/<item>/<uuid>          a session's staging directory (and everything in it)
+ *   staging/<item>/<uuid>/<blob>   one staged blob (and its <blob>.part)
+ *   items/<item>/<blob>            a published blob the item no longer references
+ *   items/<item>                   a deleted item's directory (and everything in it)
+ * Janitors on every instance take entries (LPOP, so each entry goes to one janitor) and delete
+ * idempotently; an entry lost by a crash between take and delete is found by the scan. */
+void store_garbage_take(store_t *st, int n, store_ids_cb cb, void *arg);
+/* The scan's question: for each path (same forms as above, plus
+ * "staging/<item>/<uuid>/<blob>.part"), does Redis still reference it? ids[i] is "1" (yes,
+ * keep) or "0" (no: an orphan, once older than the grace period). */
+void store_blobs_referenced(store_t *st, char *const *paths, size_t n, store_ids_cb cb,
+                            void *arg);
 
 /* Called (from the event loop) for every session this instance's sweeper expired, so staged
  * data can be discarded. */
 typedef void (*store_expired_fn)(void *arg, const char *session_id);
 void store_on_expired(store_t *st, store_expired_fn fn, void *arg);
+
+/* Called (from the event loop) for every requested complete whose pulls all ended but that no
+ * instance finished within a lease (the instance that ended the last pull died, or never got
+ * to it): this instance's sweep claimed it for one lease, and the hook must now run the
+ * complete (link, then store_session_complete with auth NULL). A requested complete whose pull
+ * lost its mover is failed by the sweep itself, as a failed pull fails it. */
+void store_on_completion_due(store_t *st, store_expired_fn fn, void *arg);
 
 #endif

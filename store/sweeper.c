@@ -7,9 +7,12 @@
  * event loop). Sessions expired by other paths are not reported: session create finding the
  * item's lock held by an expired session, and change, file and transfer scripts applying an
  * expiry that is due (those answer ST_STATE_CHANGED with state ERROR, so their caller knows;
- * the net layer also discards staging on cancel and fail). */
+ * the net layer also discards staging on cancel and fail).
+ * The same tick looks at requested completes a dead instance left unfinished
+ * (completions_due.lua) and hands those it claims to the store_on_completion_due hook. */
 #include "store/redis.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -20,6 +23,7 @@ struct sweeper {
     store_t *st;
     struct event *timer;
     bool in_flight;
+    bool due_in_flight;   /* completions_due.lua */
     unsigned int seed;
     store_sweep_stats_t stats;
 };
@@ -51,10 +55,51 @@ static void on_swept(store_status_t s, const struct redisReply *r, store_fn_t cb
     schedule(sw, s == ST_OK && looked >= store_cfg(sw->st)->sweep_batch);
 }
 
+/* {'OK', looked at, claimed session id, ...}: each claimed complete is this instance's to run. */
+static void on_completions_due(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                               void *arg) {
+    (void)cb;
+    sweeper_t *sw = arg;
+    sw->due_in_flight = false;
+    if (s != ST_OK) return;
+    const char *id;
+    for (size_t i = 2; (id = reply_str(r, i)) != NULL; i++) store_completion_due(sw->st, id);
+}
+
+/* Requested completes that a dead instance left unfinished (completions_due.lua), looked at in
+ * the same tick as expiry. */
+static void check_completions(sweeper_t *sw) {
+    static char lapsed[96], pull_failed[96];
+    if (sw->due_in_flight) return;
+    if (!lapsed[0]) {
+        snprintf(lapsed, sizeof(lapsed), "PUSH=%s PULL=%s",
+                 transfer_status_name(transfer_lapsed_state(SOURCE_PUSH)),
+                 transfer_status_name(transfer_lapsed_state(SOURCE_PULL)));
+        completion_encode(CEV_PULL_FAILED, pull_failed, sizeof(pull_failed));
+    }
+    const store_config_t *cfg = store_cfg(sw->st);
+    session_state_t failed = SESSION_ERROR;
+    fsm_apply(SESSION_ACTIVE, EV_FAIL, &failed);
+    store_cmd_t c;
+    cmd_init(&c, sw->st);
+    cmd_key(&c, "completing", (const char *)NULL);
+    cmd_arg_i64(&c, cfg->sweep_batch);
+    cmd_arg_prefix(&c);
+    cmd_arg_i64(&c, cfg->transfer_lease_ms);
+    cmd_arg(&c, lapsed);
+    cmd_arg(&c, pull_failed);
+    cmd_arg(&c, session_state_name(failed));
+    cmd_arg(&c, pull_lost_message_json());
+    cmd_arg_i64(&c, cfg->retention_ms);
+    sw->due_in_flight = true;
+    store_eval(&c, SCRIPT_COMPLETIONS_DUE, on_completions_due, NULL, sw);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sweeper_t *sw = arg;
+    check_completions(sw);
     if (sw->in_flight) return;
     store_cmd_t c;
     cmd_init(&c, sw->st);

@@ -920,6 +920,8 @@ fail:
     return NULL;
 }
 
+int64_t pull_bytes(const pull_t *p) { return p ? p->bytes : 0; }
+
 void pull_cancel(pull_t *p)
 {
     if (!p || p->finished) /* after done: nothing to stop (and done's caller frees) */

@@ -36,6 +36,8 @@ typedef struct {
 /* Starts the transfer; NULL with f filled if it cannot start (bad URL, disk). */
 pull_t *pull_start(struct event_base *base, const pull_request_t *rq, const pull_callbacks_t *cb,
                    vapi_failure_t *f);
+/* Bytes received so far (for the mover's heartbeat). */
+int64_t pull_bytes(const pull_t *p);
 /* Stops a transfer without calling done; removes the partial blob. */
 void pull_cancel(pull_t *p);
 

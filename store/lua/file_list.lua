@@ -1,15 +1,18 @@
 -- file_list.lua: the session's file records and the item's files (store/files.c overlays them).
--- KEYS[2..7] and ARGV[3..8] as session_lib's file_ctx; ARGV[9] '1' to require ACTIVE
--- (validate). Activity when ACTIVE.
+-- KEYS[2..7] and ARGV[3..10] as session_lib's file_ctx; ARGV[11] '1' to require ACTIVE
+-- (validate). Activity when ACTIVE. A transfer whose lease lapsed reads as its lapsed state.
 -- Answer: {'OK', n, session name, record, ... (n pairs), item name, item file, ...} |
 -- {'NOT_FOUND'} | {'STATE_CHANGED', state}.
 local c = file_ctx(2, 3)
-local refused, state = file_session_check(c, ARGV[9] == '1' and 'active' or 'any', now)
+local refused, state = file_session_check(c, ARGV[11] == '1' and 'active' or 'any', now)
 if refused then return refused end
 if state == 'ACTIVE' then file_touch(c, now) end
 local s = redis.call('HGETALL', c.files)
 local out = {'OK', #s / 2}
-for i = 1, #s do out[#out + 1] = s[i] end
+for i = 1, #s, 2 do
+  out[#out + 1] = s[i]
+  out[#out + 1] = file_view(c, s[i + 1], now)
+end
 local it = redis.call('HGETALL', c.itemfiles)
 for i = 1, #it do out[#out + 1] = it[i] end
 return out

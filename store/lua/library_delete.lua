@@ -1,8 +1,11 @@
 -- library_delete.lua: deletes a library of the given type with its items (records, locks,
--- fences, published file lists). KEYS[2] library record, KEYS[3] library index, KEYS[4] its items, KEYS[5] its name
--- index. ARGV[3] id, ARGV[4] type, ARGV[5] key prefix.
+-- published file lists; each item's ACTIVE session ends and its directory goes on the garbage
+-- list, as item_delete.lua). KEYS[2] library record, KEYS[3] library index, KEYS[4] its items,
+-- KEYS[5] its name index. ARGV[3] id, ARGV[4] type, ARGV[5] key prefix, ARGV[6] retention ms,
+-- ARGV[7] the state cancel leads an ACTIVE session to, ARGV[8] the message it records.
 if redis.call('HGET', KEYS[2], 'type') ~= ARGV[4] then return {'NOT_FOUND'} end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  item_gone(ARGV[5], id, ARGV[7], ARGV[8], ARGV[6], now)
   local k = ARGV[5] .. '{' .. id .. '}:'
   redis.call('DEL', k .. 'item', k .. 'lock', k .. 'fence', k .. 'files')
 end

@@ -8,10 +8,8 @@
 -- an expiry leads to; ARGV[15] the expiry message JSON; ARGV[16] key prefix.
 -- Answer: {'OK', state before} | {'NOT_FOUND'} | {'STATE_CHANGED', state} |
 -- {'PROGRESS_LOWER', progress}.
--- A change into DONE publishes the session's files (session_publish: content_version + 1) but
--- neither checks that they are READY nor reports the blobs it unreferences: complete goes
--- through session_complete.lua (store_session_complete), this path is kept for sessions
--- without files. Delete also drops the session's file records.
+-- Complete never comes here (store_session_change refuses EV_COMPLETE): the one publish path
+-- is session_complete.lua. Delete also drops the session's file records.
 local sid = ARGV[3]
 if redis.call('EXISTS', KEYS[2]) == 0 then return {'NOT_FOUND'} end
 session_expire_if_due(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, ARGV[14], ARGV[15], ARGV[8], now, true)
@@ -31,10 +29,6 @@ if ARGV[11] == '1' then
   if ARGV[12] == '' then redis.call('HDEL', KEYS[2], 'wb') else redis.call('HSET', KEYS[2], 'wb', ARGV[12]) end
 end
 if terminal == '1' then
-  if nxt == 'DONE' then
-    local _, _, _, files, itemfiles = session_keys(ARGV[16], sid)
-    session_publish(files, itemfiles, KEYS[4], now)
-  end
   session_finish(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, nxt, ARGV[9], ARGV[8], now)
 elseif ARGV[5] == '1' then
   session_touch(KEYS[2], KEYS[3], KEYS[5], sid, ARGV[6], ARGV[7], now)

@@ -20,19 +20,40 @@ local function session_keys(prefix, sid)
          base .. 'files'
 end
 
+-- The key prefix of record key `rec` of session `sid` (rec = prefix .. '{item}:s:uuid').
+local function prefix_of(rec, sid)
+  local item, uuid = string.match(sid, '^(.*):([^:]*)$')
+  return string.sub(rec, 1, #rec - #('{' .. item .. '}:s:' .. uuid)), item, uuid
+end
+
+-- Garbage is data (store.h, "Garbage"): a path under the storage directory that no record
+-- references any more, pushed in the same atomic step that stopped referencing it.
+local function garbage(prefix, path)
+  redis.call('RPUSH', prefix .. 'garbage', path)
+end
+
 -- Moves a session into the terminal state `state`: releases the item lock by compare-and-delete
 -- (only if it still names this session), drops the deadline entry, starts the retention clock
--- (of the record and of its files). It does not publish: a DONE session's files and the item's
--- content_version are session_publish's, called by whoever completes.
+-- (of the record and of its files), deletes its files' upload-token entries (an upload URI
+-- lives exactly as long as its session is ACTIVE) and puts its staging directory on the
+-- garbage list (a DONE session's files were hard-linked into the item's directory first). It
+-- does not publish: that is session_publish's, called by the one complete script.
 local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, retention_ms, now,
                               keep_index)
   redis.call('HSET', rec, 'state', state, 'finished', now)
-  redis.call('HDEL', rec, 'complete_requested')
+  redis.call('HDEL', rec, 'completion')
   if err and err ~= '' then redis.call('HSET', rec, 'err', err) end
   if redis.call('GET', lock) == sid then redis.call('DEL', lock) end
   if not keep_index then redis.call('ZREM', deadlines, sid) end
   redis.call('PEXPIRE', rec, retention_ms)
   redis.call('PEXPIRE', rec .. ':files', retention_ms)
+  local prefix, item, uuid = prefix_of(rec, sid)
+  for _, text in ipairs(redis.call('HVALS', rec .. ':files')) do
+    local f = cjson.decode(text)
+    if f.upload_key then redis.call('DEL', prefix .. 'upload:' .. f.upload_key) end
+  end
+  garbage(prefix, 'staging/' .. item .. '/' .. uuid)
+  redis.call('ZREM', prefix .. 'completing', sid)
 end
 
 -- An ACTIVE session whose deadline has passed (strictly: it never expires before its
@@ -59,70 +80,103 @@ local function session_touch(rec, lock, deadlines, sid, timeout_ms, lock_ms, now
   if redis.call('GET', lock) == sid then redis.call('PEXPIRE', lock, lock_ms) end
 end
 
--- Makes the session's files the item's (the publishing half of complete): a removed file
--- leaves the item; a READY file (PUSH or PULL) becomes the item's file of that name with
--- version + 1 ("1" when new) and the received checksum; a file the session did not touch
--- (source NONE, not removed) stays as it is. Then the item's content_version + 1, size = sum of
--- its files' sizes, cached = "1", modified = now. Returns the blobs the item no longer
--- references (the caller unlinks them from the item's directory). Nothing happens to an item
--- that is gone.
-local function session_publish(files, itemfiles, itemkey, now)
-  local gone = {}
-  if redis.call('EXISTS', itemkey) == 0 then return gone end
+-- A size as the decimal string records keep (older records hold numbers; tostring would
+-- print a large one as 1e+15).
+local function size_text(v)
+  if type(v) == 'number' then return string.format('%.0f', v) end
+  return v or '0'
+end
+
+-- The sum of two non-negative decimal strings, exact at any size (Lua numbers are doubles:
+-- exact only below 2^53).
+local function decimal_add(a, b)
+  local out, carry, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 or carry > 0 do
+    local d = carry + (i > 0 and tonumber(string.sub(a, i, i)) or 0) +
+              (j > 0 and tonumber(string.sub(b, j, j)) or 0)
+    out[#out + 1] = d % 10
+    carry = math.floor(d / 10)
+    i, j = i - 1, j - 1
+  end
+  return #out > 0 and string.reverse(table.concat(out)) or '0'
+end
+
+-- Makes the session's files the item's (the publishing half of complete; the caller checked
+-- that every file with bytes is READY with the blob it linked): a removed file leaves the
+-- item; a READY file (PUSH or PULL) becomes the item's file of that name with version + 1
+-- ("1" when new) and the received checksum; a file the session did not touch (source NONE, not
+-- removed) stays as it is. Then the item's content_version + 1, size = sum of its files' sizes,
+-- cached = "1", modified = now. The item's blobs it replaces or removes go on the garbage list.
+-- Nothing happens to an item that is gone.
+local function session_publish(files, itemfiles, itemkey, now, prefix, item)
+  if redis.call('EXISTS', itemkey) == 0 then return end
   local sf = redis.call('HGETALL', files)
   for i = 1, #sf, 2 do
     local name, f = sf[i], cjson.decode(sf[i + 1])
     local oldtext = redis.call('HGET', itemfiles, name)
     local old = oldtext and cjson.decode(oldtext) or nil
+    local oldblob = old and old.blob and old.blob ~= '' and old.blob or nil
     if f.removed == true then
       if old then
         redis.call('HDEL', itemfiles, name)
-        if old.blob and old.blob ~= '' then gone[#gone + 1] = old.blob end
+        if oldblob then garbage(prefix, 'items/' .. item .. '/' .. oldblob) end
       end
     elseif f.status == 'READY' and f.source_type ~= 'NONE' then
       local version = old and ((tonumber(old.version) or 0) + 1) or 1
       redis.call('HSET', itemfiles, name, cjson.encode({
-        name = name, size = f.size or f.bytes_transferred or 0, checksum = f.received,
+        name = name, size = size_text(f.size or f.bytes_transferred), checksum = f.received,
         version = tostring(version), blob = f.blob}))
-      if old and old.blob and old.blob ~= '' and old.blob ~= f.blob then
-        gone[#gone + 1] = old.blob
-      end
+      if oldblob and oldblob ~= f.blob then garbage(prefix, 'items/' .. item .. '/' .. oldblob) end
     end
   end
-  local size = 0
+  local size = '0'
   for _, text in ipairs(redis.call('HVALS', itemfiles)) do
-    size = size + (tonumber(cjson.decode(text).size) or 0)
+    size = decimal_add(size, size_text(cjson.decode(text).size))
   end
   redis.call('HINCRBY', itemkey, 'content_version', 1)
-  redis.call('HSET', itemkey, 'size', string.format('%.0f', size), 'cached', '1', 'modified', now)
-  return gone
+  redis.call('HSET', itemkey, 'size', size, 'cached', '1', 'modified', now)
+end
+
+-- The next state core/ decided for the current state `cur`, from an answer encoded as
+-- "STATE=NEXT ..." (core/transfer.c transfer_encode, completion_encode); nil when refused.
+local function machine_next(answer, cur)
+  return string.match(' ' .. answer .. ' ', ' ' .. cur .. '=([%u_]+) ')
 end
 
 -- The opening of every file script. The keys and arguments sit at KEYS[k].. and ARGV[a]..:
 -- KEYS record, item lock, item, deadline index, session files, item files; ARGV session id,
 -- session timeout ms, lock backstop ms, retention ms, the state an expiry leads to, the expiry
--- message JSON.
+-- message JSON, the transfer lease ms, the state a lapsed transfer is read as per source type
+-- ("PUSH=... PULL=...", core/transfer.c transfer_lapsed_state). A script's own arguments
+-- start at ARGV[a + 8].
 local function file_ctx(k, a)
-  return {rec = KEYS[k], lock = KEYS[k + 1], item = KEYS[k + 2], deadlines = KEYS[k + 3],
-          files = KEYS[k + 4], itemfiles = KEYS[k + 5], sid = ARGV[a], timeout = ARGV[a + 1],
-          lock_ms = ARGV[a + 2], retention = ARGV[a + 3], expire_to = ARGV[a + 4],
-          expiry_msg = ARGV[a + 5]}
+  local c = {rec = KEYS[k], lock = KEYS[k + 1], item = KEYS[k + 2], deadlines = KEYS[k + 3],
+             files = KEYS[k + 4], itemfiles = KEYS[k + 5], sid = ARGV[a], timeout = ARGV[a + 1],
+             lock_ms = ARGV[a + 2], retention = ARGV[a + 3], expire_to = ARGV[a + 4],
+             expiry_msg = ARGV[a + 5], lease_ms = tonumber(ARGV[a + 6]), lapsed = ARGV[a + 7]}
+  c.prefix, c.item_id, c.uuid = prefix_of(c.rec, c.sid)
+  return c
 end
 
 -- The session must exist ({'NOT_FOUND'}) and, once an expiry that is due has been applied, be
 -- in the state `need` asks for, else {'STATE_CHANGED', state}: 'any' (reads), 'active' (ACTIVE:
--- transfers in flight), 'open' (ACTIVE and no complete requested: a session whose complete
--- waits for its transfers has its file set frozen, so adds, removals and new uploads refuse
--- with state ACTIVE). Returns the refusal, or nil and the state.
+-- transfers in flight), or a completion answer ("OPEN=OPEN ..."): ACTIVE and the completion
+-- machine accepts the event (a session whose complete waits for its pulls has its file set
+-- frozen: adds, removals and new uploads refuse with state ACTIVE). Returns the refusal, or
+-- nil, the state and the completion state.
 local function file_session_check(c, need, now)
   if redis.call('EXISTS', c.rec) == 0 then return {'NOT_FOUND'} end
   session_expire_if_due(c.rec, c.lock, c.item, c.deadlines, c.sid, c.expire_to, c.expiry_msg,
                         c.retention, now, true)
-  local s = redis.call('HMGET', c.rec, 'state', 'complete_requested')
-  if need ~= 'any' and (s[1] ~= 'ACTIVE' or (need == 'open' and s[2] == '1')) then
-    return {'STATE_CHANGED', s[1]}
+  local s = redis.call('HMGET', c.rec, 'state', 'completion')
+  local completion = s[2] or 'OPEN'
+  if need ~= 'any' then
+    if s[1] ~= 'ACTIVE' then return {'STATE_CHANGED', s[1]} end
+    if need ~= 'active' and not machine_next(need, completion) then
+      return {'STATE_CHANGED', s[1]}
+    end
   end
-  return nil, s[1]
+  return nil, s[1], completion
 end
 
 local function file_touch(c, now)
@@ -142,15 +196,72 @@ local function file_put(c, name, f)
   return text
 end
 
+-- The state the transfer machine decides on: a TRANSFERRING file whose mover's lease lapsed
+-- counts as the lapsed state of its source type (the mover is gone; anyone may take over).
+local function file_status(c, f, now)
+  if f.status == 'TRANSFERRING' and (tonumber(f.lease) or 0) < now then
+    return string.match(' ' .. c.lapsed .. ' ', ' ' .. f.source_type .. '=([%u_]+) ') or 'ERROR',
+           true
+  end
+  return f.status, false
+end
+
+-- A record as clients read it: a lapsed transfer shows its lapsed state, marked lapsed.
+local function file_view(c, text, now)
+  local f = cjson.decode(text)
+  local status, lapsed = file_status(c, f, now)
+  if not lapsed then return text end
+  f.status = status
+  f.lapsed = true
+  return cjson.encode(f)
+end
+
+-- A file stops being moved: the lease goes.
+local function file_release(f)
+  f.attempt = nil
+  f.holder = nil
+  f.lease = nil
+end
+
+-- The staged path of blob b of this session, for the garbage list.
+local function staged_path(c, b)
+  return 'staging/' .. c.item_id .. '/' .. c.uuid .. '/' .. b
+end
+
+-- Drops a file's upload-token entry (replace, remove): the URI dies with the file.
+local function file_forget_token(c, f)
+  if f and f.upload_key then redis.call('DEL', c.prefix .. 'upload:' .. f.upload_key) end
+end
+
 -- The data plane's view of a transfer: the session must be ACTIVE and its file `name`
--- TRANSFERRING with `blob`. Returns the file's record, decoded, or nil and the refusal
--- ({'STATE_CHANGED', file status or ''} when the file is not that transfer's any more).
-local function transfer_file(c, name, blob, now)
+-- TRANSFERRING, held by `attempt` (a lapsed lease still counts: nobody took the file over).
+-- Returns the file's record, decoded, or nil and the refusal ({'STATE_CHANGED', session
+-- state} when the session is not ACTIVE, {'STATE_CHANGED', 'REMOVED'} when the file was removed,
+-- {'STATE_CHANGED', file status} when another attempt holds it or it is not moving).
+local function transfer_file(c, name, attempt, now)
   local refused = file_session_check(c, 'active', now)
   if refused then return nil, refused end
   local f = file_get(c, name)
-  if not f or f.status ~= 'TRANSFERRING' or f.blob ~= blob then
-    return nil, {'STATE_CHANGED', f and f.status or ''}
+  if not f or f.removed == true then return nil, {'STATE_CHANGED', 'REMOVED'} end
+  if f.status ~= 'TRANSFERRING' or f.attempt ~= attempt then
+    return nil, {'STATE_CHANGED', f.status}
   end
   return f
+end
+
+-- An item goes (item or library delete): the ACTIVE session holding its lock ends in `state`
+-- with `msg` (its uploads and pulls stop at their next heartbeat, its staging goes), and the
+-- item's directory of published blobs goes on the garbage list. Never leaves an ACTIVE session
+-- on a deleted item.
+local function item_gone(prefix, item_id, state, msg, retention_ms, now)
+  local base = prefix .. '{' .. item_id .. '}:'
+  local holder = redis.call('GET', base .. 'lock')
+  if holder then
+    local rec = session_keys(prefix, holder)
+    if rec and redis.call('HGET', rec, 'state') == 'ACTIVE' then
+      session_finish(rec, base .. 'lock', base .. 'item', prefix .. 'deadlines', holder, state, msg,
+                     retention_ms, now)
+    end
+  end
+  garbage(prefix, 'items/' .. item_id)
 end

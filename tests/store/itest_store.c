@@ -763,7 +763,7 @@ static void make_push(session_file_t *f, const char *name, const char *token, in
     f->status = TRANSFER_WAITING_FOR_TRANSFER;
 }
 
-/* A PULL file is added already TRANSFERRING with its blob (the net layer starts the pull). */
+/* A PULL file is added already TRANSFERRING with its blob and its mover (attempt = blob here). */
 static void make_pull(session_file_t *f, const char *name, const char *blob) {
     memset(f, 0, sizeof(*f));
     snprintf(f->name, sizeof(f->name), "%s", name);
@@ -771,6 +771,8 @@ static void make_pull(session_file_t *f, const char *name, const char *blob) {
     snprintf(f->source_uri, sizeof(f->source_uri), "https://example.com/%s", name);
     snprintf(f->source_thumbprint, sizeof(f->source_thumbprint), "AA:BB");
     snprintf(f->blob, sizeof(f->blob), "%s", blob);
+    snprintf(f->attempt, sizeof(f->attempt), "%s", blob);
+    snprintf(f->holder, sizeof(f->holder), "itest");
     f->status = TRANSFER_TRANSFERRING;
 }
 
@@ -802,47 +804,119 @@ static store_status_t file_remove(const char *sid, const char *name) {
     return wait_answer();
 }
 
-static store_status_t upload_begin(const char *token, const char *blob) {
+/* An upload attempt; the tests use the blob's name as the attempt's id too. */
+static store_status_t upload_mode(const char *token, upload_mode_t mode, const char *blob) {
+    upload_begin_t u = {token, mode, blob, blob, "itest"};
     reset();
-    store_upload_begin(st, token, blob, on_upload, &R);
+    store_upload_begin(st, &u, on_upload, &R);
     return wait_answer();
 }
 
-static store_status_t progress(const char *sid, const char *name, const char *blob,
+static store_status_t upload_begin(const char *token, const char *blob) {
+    return upload_mode(token, UPLOAD_BEGIN, blob);
+}
+
+static store_status_t progress(const char *sid, const char *name, const char *attempt,
                                int64_t bytes) {
     reset();
-    store_transfer_progress(st, sid, name, blob, bytes, on_done, &R);
+    store_transfer_progress(st, sid, name, attempt, bytes, bytes, on_done, &R);
     return wait_answer();
 }
 
-/* Ends a transfer READY (size bytes, checksum of `c`) or, when c is 0, in ERROR. */
-static store_status_t transfer_end(const char *sid, const char *name, const char *blob,
-                                   int64_t size, char c) {
+/* Ends an attempt of a `src` file READY (size bytes, checksum of `c`), in ERROR (c == 0) or
+ * paused with `size` durable bytes (c == 'P'). */
+static store_status_t transfer_end_src(const char *sid, const char *name, const char *attempt,
+                                       int64_t size, char c, source_type_t src) {
     session_file_t res;
     memset(&res, 0, sizeof(res));
+    res.source_type = src;
     res.bytes_transferred = size;
-    if (c) {
-        res.status = TRANSFER_READY;
+    transfer_event_t ev = TEV_FAIL;
+    if (c == 'P') {
+        ev = TEV_PAUSE;
+        res.staged = size;
+    } else if (c) {
+        ev = TEV_READY;
+        res.staged = size;
         res.has_size = true;
         res.size = size;
         res.received.present = true;
         res.received.algorithm = CHECKSUM_SHA256;
         hex_of(res.received.checksum, c);
     } else {
-        res.status = TRANSFER_ERROR;
         res.has_error_message = true;
         vapi_message_set(&res.error_message, "pull_failed", "Connection refused.", NULL);
     }
     reset();
-    store_transfer_end(st, sid, name, blob, &res, on_ids, &R);
+    store_transfer_end(st, sid, name, attempt, ev, &res, on_done, &R);
     return wait_answer();
+}
+
+static store_status_t transfer_end(const char *sid, const char *name, const char *attempt,
+                                   int64_t size, char c) {
+    return transfer_end_src(sid, name, attempt, size, c, SOURCE_PUSH);
+}
+
+/* Complete with exactly these linked pairs, as a client (auth) or as the server (NULL). */
+static store_status_t complete_linked_as(const char *sid, const linked_file_t *linked, size_t n,
+                                         const store_auth_t *auth) {
+    reset();
+    store_session_complete(st, auth, sid, linked, n, on_done, &R);
+    return wait_answer();
+}
+
+static store_status_t complete_linked(const char *sid, const linked_file_t *linked, size_t n) {
+    store_auth_t a = any_login();
+    return complete_linked_as(sid, linked, n, &a);
+}
+
+/* What net/data's complete does, without the disk: list, "link" every READY file with bytes,
+ * then the compare-and-set over those pairs. */
+static store_status_t complete_as(const char *sid, const store_auth_t *auth) {
+    static char names[32][FILE_NAME_MAX], blobs[32][BLOB_ID_MAX];
+    linked_file_t linked[32];
+    size_t n = 0;
+    store_status_t s = file_list(sid, false);
+    if (s != ST_OK) return s;
+    for (size_t i = 0; i < R.nfiles && n < 32; i++) {
+        const session_file_t *f = &R.files[i];
+        if (f->source_type == SOURCE_NONE || f->removed || f->status != TRANSFER_READY || !f->blob[0])
+            continue;
+        snprintf(names[n], sizeof(names[n]), "%s", f->name);
+        snprintf(blobs[n], sizeof(blobs[n]), "%s", f->blob);
+        linked[n] = (linked_file_t){names[n], blobs[n]};
+        n++;
+    }
+    return complete_linked_as(sid, linked, n, auth);
 }
 
 static store_status_t complete(const char *sid) {
     store_auth_t a = any_login();
-    reset();
-    store_session_complete(st, &a, sid, on_ids, &R);
-    return wait_answer();
+    return complete_as(sid, &a);
+}
+
+/* The garbage list, drained: how many entries, and whether `path` was one. */
+static size_t garbage_drain(const char *path, bool *found) {
+    size_t n = 0;
+    if (found) *found = false;
+    for (;;) {
+        redisReply *r = sync_cmd("LPOP %sgarbage", prefix);
+        bool end = r->type != REDIS_REPLY_STRING;
+        if (!end) {
+            n++;
+            if (found && path && strcmp(r->str, path) == 0) *found = true;
+        }
+        freeReplyObject(r);
+        if (end) return n;
+    }
+}
+
+static bool garbage_has(const char *fmt, const char *a, const char *b, const char *c) {
+    char path[512];
+    bool found;
+    snprintf(path, sizeof(path), fmt, a, b, c);
+    garbage_drain(path, &found);
+    return found;
 }
 
 static store_status_t item_files(const char *item_id) {
@@ -871,7 +945,7 @@ static void push_file(const char *sid, const char *name, const char *token, cons
                       int64_t size, char c) {
     assert_int_equal(upload_begin(token, blob), ST_OK);
     assert_int_equal(transfer_end(sid, name, blob, size, c), ST_OK);
-    assert_int_equal(R.nids, 0);
+    assert_false(R.has_detail);
 }
 
 static void setup_item(item_t *it, const char *name) {
@@ -894,6 +968,8 @@ static void test_files(void **state) {
     new_uuid(tb);
     new_uuid(tc);
     assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    const char *uuid = sid + strlen(it.id) + 1;
+    garbage_drain(NULL, NULL);
 
     assert_int_equal(file_list(sid, false), ST_OK);
     assert_int_equal(R.nfiles, 0);
@@ -930,14 +1006,15 @@ static void test_files(void **state) {
     assert_string_equal(R.files[0].name, "a.txt");
     assert_string_equal(R.files[1].name, "b.bin");
 
-    /* the upload token is indexed by its hash only, expiring */
+    /* the upload token is indexed by its hash only, with no TTL: it lives exactly as long as
+     * the file is in the ACTIVE session */
     redisReply *r = sync_cmd("KEYS %s*", prefix);
     for (size_t i = 0; i < r->elements; i++) assert_null(strstr(r->element[i]->str, ta));
     freeReplyObject(r);
     r = sync_cmd("KEYS %supload:*", prefix);
     assert_true(r->elements >= 2);
     redisReply *ttl = sync_cmd("PTTL %s", r->element[0]->str);
-    assert_true(ttl->integer > 60000);
+    assert_int_equal(ttl->integer, -1);
     freeReplyObject(ttl);
     freeReplyObject(r);
 
@@ -950,54 +1027,96 @@ static void test_files(void **state) {
     assert_int_equal(upload_begin("no-such-token", "blob-x"), ST_NOT_FOUND);
     assert_int_equal(upload_begin(NULL, "blob-x"), ST_NOT_FOUND);
 
-    /* upload: begin, busy, progress and end only with the transfer's blob */
+    /* upload: begin, busy, progress and end only by the attempt holding the lease */
     assert_int_equal(upload_begin(ta2, "blob-a1"), ST_OK);
     assert_string_equal(R.detail, sid);
     assert_int_equal(R.file.status, TRANSFER_TRANSFERRING);
     assert_string_equal(R.file.blob, "blob-a1");
+    assert_string_equal(R.file.attempt, "blob-a1");
+    assert_string_equal(R.file.holder, "itest");
+    assert_true(R.file.lease_ms > 0);
     assert_int_equal(R.file.bytes_transferred, 0);
     assert_int_equal(upload_begin(ta2, "blob-a2"), ST_TRANSFER_BUSY);
+    assert_int_equal(upload_mode(ta2, UPLOAD_RESUME, "blob-a2"), ST_TRANSFER_BUSY);
     assert_int_equal(file_add(sid, &f), ST_TRANSFER_BUSY);
-    assert_int_equal(file_remove(sid, "a.txt"), ST_TRANSFER_BUSY);
     assert_int_equal(progress(sid, "a.txt", "blob-a2", 3), ST_STATE_CHANGED);
     assert_int_equal(progress(sid, "a.txt", "blob-a1", 3), ST_OK);
     assert_int_equal(file_get(sid, "a.txt"), ST_OK);
     assert_int_equal(R.file.bytes_transferred, 3);
+    assert_int_equal(R.file.staged, 3);
     assert_int_equal(transfer_end(sid, "a.txt", "blob-a2", 5, 'c'), ST_STATE_CHANGED);
-    assert_int_equal(R.nids, 1);
-    assert_string_equal(R.ids[0], "TRANSFERRING");
+    assert_string_equal(R.detail, "TRANSFERRING");
     assert_int_equal(transfer_end(sid, "a.txt", "blob-a1", 5, 'c'), ST_OK);
-    assert_int_equal(R.nids, 0);
+    assert_false(R.has_detail);
     assert_int_equal(file_get(sid, "a.txt"), ST_OK);
     assert_int_equal(R.file.status, TRANSFER_READY);
     assert_int_equal(R.file.bytes_transferred, 5);
     assert_true(R.file.received.present);
     assert_int_equal(R.file.received.checksum[0], 'c');
     assert_true(R.file.expected.present);
+    assert_string_equal(R.file.attempt, "");
     assert_int_equal(transfer_end(sid, "a.txt", "blob-a1", 5, 'c'), ST_STATE_CHANGED);
+    /* a READY file is not appended to; its probe says so */
+    assert_int_equal(upload_mode(ta2, UPLOAD_RESUME, "blob-a2"), ST_FILE_STATE);
+    assert_int_equal(R.file.status, TRANSFER_READY);
+    assert_int_equal(upload_mode(ta2, UPLOAD_PROBE, ""), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_READY);
+    assert_int_equal(R.file.staged, 5);
 
     /* complete refused while a PUSH file is not READY, naming it */
     assert_int_equal(complete(sid), ST_FILES_NOT_READY);
-    assert_int_equal(R.nids, 1);
-    assert_string_equal(R.ids[0], "b.bin");
+    assert_string_equal(R.detail, "b.bin");
     assert_int_equal(file_remove(sid, "zzz"), ST_NO_FILE);
 
-    /* a failed upload can be retried with a new blob */
+    /* a failed upload's blob is garbage; the file can be uploaded again with a new blob */
+    garbage_drain(NULL, NULL);
     assert_int_equal(upload_begin(tb, "blob-b0"), ST_OK);
     assert_int_equal(transfer_end(sid, "b.bin", "blob-b0", 2, 0), ST_OK);
+    assert_true(garbage_has("staging/%s/%s/%s", it.id, uuid, "blob-b0"));
     assert_int_equal(file_get(sid, "b.bin"), ST_OK);
     assert_int_equal(R.file.status, TRANSFER_ERROR);
     assert_true(R.file.has_error_message);
     assert_string_equal(R.file.error_message.default_message, "Connection refused.");
+    assert_string_equal(R.file.blob, "");
     assert_int_equal(complete(sid), ST_FILES_NOT_READY);
     push_file(sid, "b.bin", tb, "blob-b1", 7, 'b');
     assert_int_equal(file_get(sid, "b.bin"), ST_OK);
     assert_false(R.file.has_error_message);
 
+    /* the compare-and-set: stale, extra or missing pairs publish nothing */
+    linked_file_t stale[] = {{"a.txt", "blob-zz"}, {"b.bin", "blob-b1"}};
+    assert_int_equal(complete_linked(sid, stale, 2), ST_FILES_CHANGED);
+    assert_string_equal(R.detail, "a.txt");
+    linked_file_t missing[] = {{"b.bin", "blob-b1"}};
+    assert_int_equal(complete_linked(sid, missing, 1), ST_FILES_CHANGED);
+    assert_string_equal(R.detail, "a.txt");
+    linked_file_t extra[] = {{"a.txt", "blob-a1"}, {"b.bin", "blob-b1"}, {"c.bin", "blob-c"}};
+    assert_int_equal(complete_linked(sid, extra, 3), ST_FILES_CHANGED);
+    assert_string_equal(R.detail, "c.bin");
+    assert_string_equal(get_item(it.id).content_version, "1");
+    assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+
+    /* the race of issue 8: a.txt is uploaded again between the link and the publish. The
+     * complete that linked blob-a1 is refused; the next one publishes the new upload. */
+    linked_file_t linked[] = {{"a.txt", "blob-a1"}, {"b.bin", "blob-b1"}};
+    garbage_drain(NULL, NULL);
+    push_file(sid, "a.txt", ta2, "blob-a4", 5, 'c');
+    assert_true(garbage_has("staging/%s/%s/%s", it.id, uuid, "blob-a1")); /* replaced */
+    assert_int_equal(complete_linked(sid, linked, 2), ST_FILES_CHANGED);
+    assert_string_equal(R.detail, "a.txt");
+    assert_string_equal(get_item(it.id).content_version, "1");
+    /* and while it is being uploaded again, complete is refused */
+    assert_int_equal(upload_begin(ta2, "blob-a5"), ST_OK);
+    linked[0].blob = "blob-a4";
+    assert_int_equal(complete_linked(sid, linked, 2), ST_FILES_NOT_READY);
+    assert_int_equal(transfer_end(sid, "a.txt", "blob-a5", 5, 'c'), ST_OK);
+
     /* complete publishes */
+    garbage_drain(NULL, NULL);
     assert_int_equal(complete(sid), ST_OK);
-    assert_int_equal(R.nids, 0);
+    assert_false(R.has_detail);
     assert_int_equal(get_session(sid).state, SESSION_DONE);
+    assert_true(garbage_has("staging/%s/%s%s", it.id, uuid, ""));
     item_t got = get_item(it.id);
     assert_string_equal(got.content_version, "2");
     assert_int_equal(got.size, 12);
@@ -1007,7 +1126,7 @@ static void test_files(void **state) {
     assert_string_equal(R.item_files[0].name, "a.txt");
     assert_int_equal(R.item_files[0].size, 5);
     assert_string_equal(R.item_files[0].version, "1");
-    assert_string_equal(R.item_files[0].blob, "blob-a1");
+    assert_string_equal(R.item_files[0].blob, "blob-a5");
     assert_true(R.item_files[0].checksum.present);
     assert_int_equal(R.item_files[0].checksum.algorithm, CHECKSUM_SHA256);
     assert_int_equal(R.item_files[0].checksum.checksum[10], 'c');
@@ -1018,11 +1137,11 @@ static void test_files(void **state) {
     store_item_files(st, &denied, it.id, on_item_files, &R);
     assert_int_equal(wait_answer(), ST_UNAUTHORIZED);
 
-    /* after the end: file operations (get included) and uploads are refused; the plain list
-     * that complete itself uses still reads */
+    /* after the end: file operations (get included) are refused and the upload URI is dead;
+     * the plain list that complete itself uses still reads */
     assert_int_equal(complete(sid), ST_STATE_CHANGED);
-    assert_string_equal(R.ids[0], "DONE");
-    assert_int_equal(upload_begin(ta2, "blob-late"), ST_STATE_CHANGED);
+    assert_string_equal(R.detail, "DONE");
+    assert_int_equal(upload_begin(ta2, "blob-late"), ST_NOT_FOUND);
     assert_int_equal(file_add(sid, &f), ST_STATE_CHANGED);
     assert_int_equal(file_remove(sid, "a.txt"), ST_STATE_CHANGED);
     assert_string_equal(R.detail, "DONE");
@@ -1030,10 +1149,12 @@ static void test_files(void **state) {
     assert_int_equal(file_list(sid, false), ST_OK);
     assert_int_equal(R.nfiles, 2);
     assert_int_equal(file_get(sid, "a.txt"), ST_STATE_CHANGED);
-    assert_int_equal(progress(sid, "a.txt", "blob-a1", 1), ST_STATE_CHANGED);
+    assert_int_equal(progress(sid, "a.txt", "blob-a5", 1), ST_STATE_CHANGED);
+    assert_string_equal(R.detail, "DONE");
 
     /* a second session sees the item's files as NONE/READY, replaces one, removes one */
     assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    const char *uuid2 = sid2 + strlen(it.id) + 1;
     assert_int_equal(file_list(sid2, false), ST_OK);
     assert_int_equal(R.nfiles, 2);
     assert_int_equal(R.files[0].source_type, SOURCE_NONE);
@@ -1054,13 +1175,20 @@ static void test_files(void **state) {
     assert_int_equal(R.nfiles, 1);
     assert_string_equal(R.files[0].name, "a.txt");
     assert_int_equal(R.files[0].source_type, SOURCE_PUSH);
-    /* a file added then removed in the same session is not shown either */
+    /* removal ends a transfer in flight: its mover is refused, its blob is garbage */
     make_push(&f, "c.tmp", "tok-c-tmp", 1);
     assert_int_equal(file_add(sid2, &f), ST_OK);
+    assert_int_equal(upload_begin("tok-c-tmp", "blob-c1"), ST_OK);
+    garbage_drain(NULL, NULL);
     assert_int_equal(file_remove(sid2, "c.tmp"), ST_OK);
+    assert_true(garbage_has("staging/%s/%s/%s", it.id, uuid2, "blob-c1"));
+    assert_int_equal(progress(sid2, "c.tmp", "blob-c1", 1), ST_STATE_CHANGED);
+    assert_string_equal(R.detail, "REMOVED");
+    assert_int_equal(upload_begin("tok-c-tmp", "blob-c2"), ST_NOT_FOUND);
+    garbage_drain(NULL, NULL);
     assert_int_equal(complete(sid2), ST_OK); /* c.tmp, removed, is not waited for */
-    assert_int_equal(R.nids, 2);
-    assert_true(has_id("blob-a1") && has_id("blob-b1"));
+    /* the item's replaced and removed blobs are garbage */
+    assert_true(garbage_has("items/%s/%s%s", it.id, "blob-a5", ""));
     got = get_item(it.id);
     assert_string_equal(got.content_version, "3");
     assert_int_equal(got.size, 9);
@@ -1070,6 +1198,55 @@ static void test_files(void **state) {
     assert_string_equal(R.item_files[0].version, "2");
     assert_string_equal(R.item_files[0].blob, "blob-a3");
     assert_int_equal(R.item_files[0].checksum.checksum[0], 'd');
+
+    /* a size the client did not declare is not held against the next upload */
+    assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    make_push(&f, "free.bin", "tok-free", 0);
+    f.has_size = false;
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    assert_false(R.file.has_size);
+    push_file(sid2, "free.bin", "tok-free", "blob-f1", 20480, 'a');
+    assert_int_equal(file_get(sid2, "free.bin"), ST_OK);
+    assert_true(R.file.has_size);
+    assert_int_equal(R.file.size, 20480);
+    assert_int_equal(upload_begin("tok-free", "blob-f2"), ST_OK);
+    assert_false(R.file.has_size);
+    assert_int_equal(transfer_end(sid2, "free.bin", "blob-f2", 20481, 'a'), ST_OK);
+    assert_int_equal(file_get(sid2, "free.bin"), ST_OK);
+    assert_int_equal(R.file.size, 20481);
+    session_change_t cancel;
+    session_change_init(&cancel, EV_CANCEL);
+    reset();
+    store_session_change(st, &upd, sid2, &cancel, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+
+    /* sizes beyond a double's 53 bits stay exact (records keep them as decimal strings) */
+    const int64_t huge = INT64_C(123456789012345678);
+    assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    make_push(&f, "huge.bin", "tok-huge", huge);
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    assert_int_equal(R.file.size, huge);
+    push_file(sid2, "huge.bin", "tok-huge", "blob-h1", huge, 'e');
+    assert_int_equal(file_get(sid2, "huge.bin"), ST_OK);
+    assert_int_equal(R.file.size, huge);
+    assert_int_equal(R.file.bytes_transferred, huge);
+    assert_int_equal(complete(sid2), ST_OK);
+    assert_int_equal(get_item(it.id).size, huge + 9);
+    assert_int_equal(item_files(it.id), ST_OK);
+    assert_string_equal(R.item_files[1].name, "huge.bin");
+    assert_int_equal(R.item_files[1].size, huge);
+
+    /* item delete ends the item's ACTIVE session and puts its directory on the garbage list */
+    make_push(&f, "d.bin", "tok-d", 1);
+    assert_int_equal(create_session(&upd, it.id, NULL, sid2, NULL), ST_OK);
+    assert_int_equal(file_add(sid2, &f), ST_OK);
+    garbage_drain(NULL, NULL);
+    reset();
+    store_item_delete(st, &admin, it.id, on_done, &R);
+    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(get_session(sid2).state, SESSION_CANCELED);
+    assert_int_equal(upload_begin("tok-d", "blob-d1"), ST_NOT_FOUND);
+    assert_true(garbage_has("items/%s%s%s", it.id, "", ""));
 }
 
 static void test_files_pull(void **state) {
@@ -1081,7 +1258,8 @@ static void test_files_pull(void **state) {
     char sid[SESSION_ID_MAX], tok[37];
     new_uuid(tok);
 
-    /* complete while a PULL transfer is in flight: stays ACTIVE, the last end completes it */
+    /* complete while a PULL transfer is in flight: stays ACTIVE (COMPLETING); the last end says
+     * COMPLETE and the server completes it through the same publish path */
     assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
     session_file_t f;
     make_pull(&f, "disk.vmdk", "blob-p1");
@@ -1089,11 +1267,12 @@ static void test_files_pull(void **state) {
     assert_int_equal(R.file.status, TRANSFER_TRANSFERRING);
     assert_string_equal(R.file.source_uri, "https://example.com/disk.vmdk");
     assert_string_equal(R.file.source_thumbprint, "AA:BB");
+    assert_true(R.file.lease_ms > 0);
     make_push(&f, "desc.ovf", tok, 4);
     assert_int_equal(file_add(sid, &f), ST_OK);
     push_file(sid, "desc.ovf", tok, "blob-o1", 4, 'e');
     assert_int_equal(complete(sid), ST_OK);
-    assert_int_equal(R.nids, 0);
+    assert_string_equal(R.detail, "REQUESTED");
     assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
     assert_string_equal(get_item(it.id).content_version, "1");
     make_push(&f, "late.txt", "tok-late", 1); /* the file set is frozen */
@@ -1101,10 +1280,20 @@ static void test_files_pull(void **state) {
     assert_int_equal(file_remove(sid, "desc.ovf"), ST_STATE_CHANGED);
     assert_int_equal(upload_begin(tok, "blob-o2"), ST_STATE_CHANGED);
     assert_int_equal(complete(sid), ST_OK); /* asking again changes nothing */
+    assert_string_equal(R.detail, "REQUESTED");
     assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
     assert_int_equal(progress(sid, "disk.vmdk", "blob-p1", 1000), ST_OK);
-    assert_int_equal(transfer_end(sid, "disk.vmdk", "blob-p1", 2000, 'f'), ST_OK);
-    assert_int_equal(R.nids, 0);
+    assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p1", 2000, 'f', SOURCE_PULL), ST_OK);
+    assert_string_equal(R.detail, "COMPLETE");
+    assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+    store_status_t listed;
+    reset();
+    store_file_list(st, NULL, sid, false, on_files, &R); /* the server's own list, no login */
+    listed = wait_answer();
+    assert_int_equal(listed, ST_OK);
+    assert_int_equal(R.nfiles, 2);
+    assert_int_equal(complete_as(sid, NULL), ST_OK);
+    assert_false(R.has_detail);
     assert_int_equal(get_session(sid).state, SESSION_DONE);
     item_t got = get_item(it.id);
     assert_string_equal(got.content_version, "2");
@@ -1121,8 +1310,9 @@ static void test_files_pull(void **state) {
     make_pull(&f, "disk.vmdk", "blob-p2");
     assert_int_equal(file_add(sid, &f), ST_OK);
     assert_int_equal(complete(sid), ST_OK);
-    assert_int_equal(transfer_end(sid, "disk.vmdk", "blob-p2", 10, 0), ST_OK);
-    assert_int_equal(R.nids, 0);
+    assert_string_equal(R.detail, "REQUESTED");
+    assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p2", 10, 0, SOURCE_PULL), ST_OK);
+    assert_false(R.has_detail);
     update_session_t us = get_session(sid);
     assert_int_equal(us.state, SESSION_ERROR);
     assert_true(us.has_error_message);
@@ -1137,17 +1327,16 @@ static void test_files_pull(void **state) {
     assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
     make_pull(&f, "disk.vmdk", "blob-p3");
     assert_int_equal(file_add(sid, &f), ST_OK);
-    assert_int_equal(transfer_end(sid, "disk.vmdk", "blob-p3", 10, 0), ST_OK);
+    assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p3", 10, 0, SOURCE_PULL), ST_OK);
     assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
     assert_int_equal(complete(sid), ST_FILES_NOT_READY);
-    assert_string_equal(R.ids[0], "disk.vmdk");
+    assert_string_equal(R.detail, "disk.vmdk");
     assert_int_equal(file_get(sid, "disk.vmdk"), ST_OK); /* error_message survived the scripts */
     assert_int_equal(R.file.status, TRANSFER_ERROR);
     assert_true(R.file.has_error_message);
     assert_int_equal(R.file.error_message.nargs, 0);
 
-    /* cancel: nothing is published; complete without files through session_change still
-     * raises content_version exactly once */
+    /* cancel publishes nothing; complete never goes through session_change */
     session_change_t ch;
     session_change_init(&ch, EV_CANCEL);
     reset();
@@ -1158,15 +1347,14 @@ static void test_files_pull(void **state) {
     session_change_init(&ch, EV_COMPLETE);
     reset();
     store_session_change(st, &upd, sid, &ch, on_done, &R);
-    assert_int_equal(wait_answer(), ST_OK);
+    assert_int_equal(wait_answer(), ST_INTERNAL);
+    assert_int_equal(get_session(sid).state, SESSION_ACTIVE);
+    assert_string_equal(get_item(it.id).content_version, "2");
+    /* a complete with no files raises content_version once */
+    assert_int_equal(complete(sid), ST_OK);
     got = get_item(it.id);
     assert_string_equal(got.content_version, "3");
     assert_int_equal(got.size, 2004);
-    /* and a complete with no files through store_session_complete */
-    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
-    assert_int_equal(complete(sid), ST_OK);
-    assert_int_equal(R.nids, 0);
-    assert_string_equal(get_item(it.id).content_version, "4");
     assert_int_equal(item_files(it.id), ST_OK);
     assert_int_equal(R.nfiles, 2);
 }
@@ -1181,6 +1369,119 @@ static void on_expired(void *arg, const char *sid) {
     if (l->calls < 8) snprintf(l->ids[l->calls], SESSION_ID_MAX, "%s", sid);
     l->calls++;
 }
+
+/* Leases: a mover that stops renewing is taken for gone. Its PUSH file reads as waiting (with
+ * the durable prefix its last heartbeat recorded) and any attempt may resume it; its old
+ * attempt is refused from then on. A PULL whose mover is gone reads as failed; a repeated
+ * complete withdraws a request that waits for it. */
+static void test_files_lease(void **state) {
+    (void)state;
+    NEED_REDIS();
+    item_t it;
+    setup_item(&it, "files-lease");
+    store_config_t cfg = default_cfg;
+    cfg.redis_host = redis_host;
+    cfg.redis_port = redis_port;
+    cfg.prefix = prefix;
+    cfg.transfer_lease_ms = 150;
+    store_t *main_st = st;
+    st = store_new(base, &cfg);
+    assert_true(wait_connected(st, WAIT_MS));
+
+    store_auth_t upd = {tok_admin, PRIV_UPDATE_SESSION};
+    char sid[SESSION_ID_MAX], tok[37];
+    new_uuid(tok);
+    assert_int_equal(create_session(&upd, it.id, NULL, sid, NULL), ST_OK);
+    session_file_t f;
+    make_push(&f, "big.iso", tok, 100);
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    assert_int_equal(upload_begin(tok, "blob-1"), ST_OK);
+    assert_int_equal(progress(sid, "big.iso", "blob-1", 40), ST_OK);
+    assert_int_equal(upload_mode(tok, UPLOAD_RESUME, "blob-2"), ST_TRANSFER_BUSY);
+    run_for(250); /* the mover died */
+    assert_int_equal(file_get(sid, "big.iso"), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_WAITING_FOR_TRANSFER);
+    assert_true(R.file.lapsed);
+    assert_int_equal(R.file.bytes_transferred, 40);
+    assert_int_equal(upload_mode(tok, UPLOAD_PROBE, ""), ST_OK);
+    assert_int_equal(R.file.staged, 40);
+    assert_int_equal(upload_mode(tok, UPLOAD_RESUME, "att-2"), ST_OK); /* taken over */
+    assert_string_equal(R.file.blob, "blob-1");                     /* the same blob */
+    assert_string_equal(R.file.attempt, "att-2");
+    assert_int_equal(R.file.staged, 40);
+    assert_int_equal(progress(sid, "big.iso", "blob-1", 50), ST_STATE_CHANGED); /* old mover */
+    assert_string_equal(R.detail, "TRANSFERRING");
+    assert_int_equal(transfer_end(sid, "big.iso", "att-2", 70, 'P'), ST_OK);   /* paused */
+    assert_int_equal(file_get(sid, "big.iso"), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_WAITING_FOR_TRANSFER);
+    assert_false(R.file.lapsed);
+    assert_int_equal(R.file.staged, 70);
+    assert_int_equal(upload_mode(tok, UPLOAD_RESUME, "att-3"), ST_OK);
+    assert_string_equal(R.file.blob, "blob-1");
+    assert_int_equal(R.file.staged, 70);
+    assert_int_equal(transfer_end(sid, "big.iso", "att-3", 100, 'c'), ST_OK);
+    assert_int_equal(file_get(sid, "big.iso"), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_READY);
+
+    /* a PULL whose mover died, no complete requested: it reads as failed, complete refuses it,
+     * and it can be added again */
+    make_pull(&f, "disk.vmdk", "blob-p");
+    assert_int_equal(file_add(sid, &f), ST_OK);
+    run_for(250);
+    assert_int_equal(file_get(sid, "disk.vmdk"), ST_OK);
+    assert_int_equal(R.file.status, TRANSFER_ERROR);
+    assert_true(R.file.lapsed);
+    assert_true(R.file.has_error_message);
+    assert_int_equal(complete(sid), ST_FILES_NOT_READY);
+    assert_string_equal(R.detail, "disk.vmdk");
+    make_pull(&f, "disk.vmdk", "blob-p2");
+    assert_int_equal(file_add(sid, &f), ST_OK);
+
+    /* the instance that ended the last pull of a requested complete died before completing it:
+     * after one lease a sweep claims the complete and hands it to the hook, which runs it */
+    expired_log_t due = {0};
+    store_on_completion_due(st, on_expired, &due);
+    store_on_completion_due(main_st, on_expired, &due);
+    assert_int_equal(complete(sid), ST_OK);
+    assert_string_equal(R.detail, "REQUESTED");
+    assert_int_equal(progress(sid, "disk.vmdk", "blob-p2", 5), ST_OK);
+    assert_int_equal(transfer_end_src(sid, "disk.vmdk", "blob-p2", 10, 'f', SOURCE_PULL), ST_OK);
+    assert_string_equal(R.detail, "COMPLETE"); /* ... and this "instance" dies */
+    int64_t end = mono_ms() + WAIT_MS;
+    while (due.calls == 0 && mono_ms() < end) run_for(20);
+    assert_int_equal(due.calls, 1);
+    assert_string_equal(due.ids[0], sid);
+    assert_int_equal(complete_as(sid, NULL), ST_OK);
+    assert_false(R.has_detail);
+    assert_int_equal(get_session(sid).state, SESSION_DONE);
+    run_for(400);
+    assert_int_equal(due.calls, 1); /* claimed once, and done */
+
+    /* a requested complete whose pull lost its mover fails, as a failed pull fails it */
+    char sid3[SESSION_ID_MAX];
+    assert_int_equal(create_session(&upd, it.id, NULL, sid3, NULL), ST_OK);
+    make_pull(&f, "disk.vmdk", "blob-p3");
+    assert_int_equal(file_add(sid3, &f), ST_OK);
+    assert_int_equal(complete(sid3), ST_OK);
+    assert_string_equal(R.detail, "REQUESTED");
+    end = mono_ms() + WAIT_MS;
+    while (get_session(sid3).state == SESSION_ACTIVE && mono_ms() < end) run_for(20);
+    update_session_t us = get_session(sid3);
+    assert_int_equal(us.state, SESSION_ERROR);
+    assert_true(us.has_error_message);
+    assert_string_equal(us.error_message.default_message,
+                        "The transfer of file disk.vmdk failed: the instance moving its bytes "
+                        "went away.");
+    assert_int_equal(us.error_message.nargs, 1);
+    assert_string_equal(us.error_message.args[0], "disk.vmdk");
+    assert_int_equal(due.calls, 1);
+    store_on_completion_due(st, NULL, NULL);
+    store_on_completion_due(main_st, NULL, NULL);
+
+    store_free(st);
+    st = main_st;
+}
+
 
 /* Sessions the sweepers expire are reported, once, by the instance that expired them. The
  * group's store sweeps the same keys, so both hooks are watched. */
@@ -1225,7 +1526,7 @@ static void test_files_expired_hook(void **state) {
     assert_int_equal(mine.calls + other.calls, 1);
     assert_string_equal(mine.calls ? mine.ids[0] : other.ids[0], sid);
     assert_int_equal(get_session(sid).state, SESSION_ERROR);
-    assert_int_equal(upload_begin(tok, "blob-late"), ST_STATE_CHANGED);
+    assert_int_equal(upload_begin(tok, "blob-late"), ST_NOT_FOUND); /* the URI died with it */
     assert_int_equal(file_get(sid, "a.txt"), ST_STATE_CHANGED);
 
     store_on_expired(st, NULL, NULL);
@@ -1409,6 +1710,7 @@ int main(void) {
         cmocka_unit_test(test_sessions),
         cmocka_unit_test(test_files),
         cmocka_unit_test(test_files_pull),
+        cmocka_unit_test(test_files_lease),
         cmocka_unit_test(test_files_expired_hook),
         cmocka_unit_test(test_noscript_recovery),
         cmocka_unit_test(test_no_server),

@@ -373,8 +373,9 @@ class Server:
     """One update-sessiond process on a free loopback port."""
 
     def __init__(self, redis=None, args=(), prefix=None, storage_dir=None, users=None,
-                 port=None, start=True):
+                 port=None, start=True, env=None):
         self.redis = redis or RedisServer.shared()
+        self.env = env  # extra environment variables (e.g. USD_FAULT), on top of ours
         self.args = list(args)
         self.prefix = prefix or "usdt-%s:" % secrets.token_hex(6)
         self.port = port or free_port()
@@ -404,8 +405,9 @@ class Server:
         if not os.access(USD_BIN, os.X_OK):
             raise RuntimeError("server binary %s is missing (build it first)" % USD_BIN)
         log = open(self.log_path, "ab")
+        env = dict(os.environ, **self.env) if self.env else None
         self.proc = subprocess.Popen(self.command_line(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=ROOT)
+                                     stdin=subprocess.DEVNULL, cwd=ROOT, env=env)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

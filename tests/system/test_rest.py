@@ -715,8 +715,8 @@ class RestErrorsTest(RestCase, ServerTestCase):
         self.assertEqual(self.value(self.admin.get(R_SESSION + "?library_item_id=" + item)), [sid])
 
     def test_400_resource_busy_file_in_transfer(self):
-        """A file being uploaded can be neither replaced nor removed: RESOURCE_BUSY, 400 on
-        /rest and 500 on /api."""
+        """A file being uploaded cannot be replaced: RESOURCE_BUSY, 400 on /rest and 500 on
+        /api. It can be removed: that ends the upload (issue 8)."""
         _, sid = self.rest_session()
         spec = {"name": "busy.bin", "source_type": "PUSH"}
         info = self.value(self.admin.post(rid(R_FILE, sid, "add"), {"file_spec": spec}))
@@ -732,23 +732,40 @@ class RestErrorsTest(RestCase, ServerTestCase):
                     break
                 time.sleep(0.05)
             self.assertEqual(got["status"], "TRANSFERRING", got)
-            for what, r in (
-                    ("add over a file in transfer",
-                     self.admin.post(rid(R_FILE, sid, "add"), {"file_spec": spec})),
-                    ("remove a file in transfer",
-                     self.admin.post(rid(R_FILE, sid, "remove"), {"file_name": "busy.bin"})),
-            ):
-                with self.subTest(what):
-                    self.assertRestError(r, 400, "RESOURCE_BUSY", mentions=["busy.bin"],
-                                         id_prefix=CLS_MSG_PREFIX, what=what)
-            r = self.admin.delete(UPDATE_SESSION_PATH + "/" + sid + "/file/busy.bin")
-            self.assertApiError(r, 500, "RESOURCE_BUSY", what="/api remove in transfer")
+            r = self.admin.post(rid(R_FILE, sid, "add"), {"file_spec": spec})
+            self.assertRestError(r, 400, "RESOURCE_BUSY", mentions=["busy.bin"],
+                                 id_prefix=CLS_MSG_PREFIX, what="add over a file in transfer")
+            r = self.admin.post(UPDATE_SESSION_PATH + "/" + sid + "/file", spec)
+            self.assertApiError(r, 500, "RESOURCE_BUSY", what="/api add over a file in transfer")
             up.send(data[32 * 1024:])
             self.assertStatus(up.finish(), 200, "the upload")
         finally:
             up.close()
         got = self.value(self.admin.post(rid(R_FILE, sid, "get"), {"file_name": "busy.bin"}))
         self.assertEqual((got["status"], got["size"]), ("READY", len(data)), got)
+
+    def test_remove_file_in_transfer_ends_it(self):
+        """Removing a file being uploaded succeeds and the upload is gone with it."""
+        _, sid = self.rest_session()
+        spec = {"name": "gone.bin", "source_type": "PUSH"}
+        info = self.value(self.admin.post(rid(R_FILE, sid, "add"), {"file_spec": spec}))
+        up = OpenUpload(info["upload_endpoint"]["uri"], 128 * 1024)
+        try:
+            up.send(blob(32 * 1024))
+            deadline = time.monotonic() + READY_WAIT_S
+            while time.monotonic() < deadline:
+                got = self.value(self.admin.post(rid(R_FILE, sid, "get"),
+                                                 {"file_name": "gone.bin"}))
+                if got["status"] == "TRANSFERRING":
+                    break
+                time.sleep(0.05)
+            self.void(self.admin.post(rid(R_FILE, sid, "remove"), {"file_name": "gone.bin"}),
+                      "remove a file in transfer")
+        finally:
+            up.close()
+        r = self.admin.post(rid(R_FILE, sid, "get"), {"file_name": "gone.bin"})
+        self.assertRestError(r, 400, "INVALID_ARGUMENT", mentions=["gone.bin"],
+                             what="get of the removed file")
 
     def test_400_not_allowed_in_current_state(self):
         item, sid = self.rest_session()

@@ -1,9 +1,10 @@
 /* tests/unit/test_blob.c: store/blob.c on a temporary storage directory: the writer's digests
  * for every algorithm ("abc" vectors, also written in pieces, the empty file, a million 'a', and
- * 40 MiB across the writeback windows), the layout
+ * 40 MiB across the writeback windows), resume (durable prefix cut back, re-hashed in slices,
+ * appended; the OFD lock keeps a second writer out; short and missing .part files; and, with
+ * USD_REHASH_MIB=N, the re-hash cost of an N MiB prefix), the layout
  * (staging .part, final name, items/ link), abort, a failing write (file size limit),
- * publish (idempotent, missing blob), discard of a session's staging directory, unlink of an
- * item blob, and refusal of ids that could leave the storage directory. */
+ * publish (idempotent, missing blob), and refusal of ids that could leave the storage directory. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -180,6 +183,170 @@ static void test_writeback_windows(void **state)
     assert_int_equal(st.st_size, TOTAL);
 }
 
+/* Resume: write 10 MiB + 5, keep a 6 MiB durable prefix (the rest is cut away), re-hash it in
+ * slices, append; the digest is that of prefix + appended bytes. */
+static void test_resume(void **state)
+{
+    (void)state;
+    enum { FIRST = 10 * 1024 * 1024 + 5, KEEP = 6 * 1024 * 1024 + 3, MORE = 3 * 1024 * 1024 + 1 };
+    unsigned char *buf = malloc(FIRST > MORE ? FIRST : MORE);
+    assert_non_null(buf);
+    for (size_t i = 0; i < FIRST; i++)
+        buf[i] = (unsigned char)(i * 131 + (i >> 13));
+    EVP_MD_CTX *ref = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ref, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ref, buf, KEEP);
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA256, &f);
+    assert_non_null(w);
+    assert_int_equal(blob_writer_write(w, buf, FIRST), C_OK);
+    int64_t durable = -1;
+    assert_int_equal(blob_writer_sync(w, &durable), C_OK);
+    assert_int_equal(durable, FIRST);
+    assert_int_equal(blob_writer_suspend(w, &durable), C_OK);
+    assert_int_equal(durable, FIRST);
+    assert_true(exists("staging/" ITEM "/" UUID "/%s.part", BLOB, NULL));
+
+    int64_t have = -1;
+    blob_writer_t *r = NULL;
+    assert_int_equal(blob_writer_resume(dir, SID, BLOB, CHECKSUM_SHA256, KEEP, &r, &have, &f),
+                     BLOB_RESUME_OK);
+    assert_non_null(r);
+    assert_int_equal(have, KEEP);
+    assert_int_equal(blob_writer_bytes(r), KEEP);
+    /* A second writer on the same blob is locked out while this one holds it. */
+    blob_writer_t *other = NULL;
+    assert_int_equal(blob_writer_resume(dir, SID, BLOB, CHECKSUM_SHA256, KEEP, &other, &have,
+                                        &f), BLOB_RESUME_LOCKED);
+    assert_null(other);
+    /* No byte is taken before the prefix is hashed. */
+    assert_int_equal(blob_writer_write(r, "x", 1), C_ERR);
+    bool done = false;
+    int slices = 0;
+    while (!done) {
+        assert_int_equal(blob_writer_rehash(r, 1024 * 1024, &done), C_OK);
+        slices++;
+    }
+    assert_int_equal(slices, 7); /* 6 MiB + 3 in 1 MiB slices */
+    for (size_t i = 0; i < MORE; i++)
+        buf[i] = (unsigned char)(i * 7);
+    EVP_DigestUpdate(ref, buf, MORE);
+    assert_int_equal(blob_writer_write(r, buf, MORE), C_OK);
+    assert_int_equal(blob_writer_bytes(r), KEEP + MORE);
+    unsigned char d[EVP_MAX_MD_SIZE];
+    unsigned int dn = 0;
+    EVP_DigestFinal_ex(ref, d, &dn);
+    EVP_MD_CTX_free(ref);
+    char want[CHECKSUM_MAX], hex[CHECKSUM_MAX];
+    for (unsigned int i = 0; i < dn; i++)
+        sprintf(want + 2 * i, "%02x", d[i]);
+    assert_int_equal(blob_writer_finish(r, hex), C_OK);
+    assert_string_equal(hex, want);
+    char path[512];
+    snprintf(path, sizeof path, "%s/staging/" ITEM "/" UUID "/" BLOB, dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, KEEP + MORE);
+    free(buf);
+}
+
+/* What a resume finds when the .part does not hold the recorded prefix. */
+static void test_resume_short_and_missing(void **state)
+{
+    (void)state;
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    assert_int_equal(blob_writer_write(w, "0123456789", 10), C_OK);
+    int64_t durable;
+    assert_int_equal(blob_writer_suspend(w, &durable), C_OK);
+    int64_t have = -1;
+    blob_writer_t *r = NULL;
+    assert_int_equal(blob_writer_resume(dir, SID, BLOB, CHECKSUM_SHA1, 25, &r, &have, &f),
+                     BLOB_RESUME_SHORT);
+    assert_null(r);
+    assert_int_equal(have, 10);
+    assert_int_equal(blob_writer_resume(dir, SID, "no-such-blob", CHECKSUM_SHA1, 25, &r, &have,
+                                        &f), BLOB_RESUME_MISSING);
+    assert_null(r);
+    /* staged 0 on a blob never written: created, nothing to re-hash. */
+    assert_int_equal(blob_writer_resume(dir, SID, "fresh-blob", CHECKSUM_SHA1, 0, &r, &have,
+                                        &f), BLOB_RESUME_OK);
+    bool done = false;
+    assert_int_equal(blob_writer_rehash(r, 1024, &done), C_OK);
+    assert_true(done);
+    char hex[CHECKSUM_MAX];
+    assert_int_equal(blob_writer_write(r, "abc", 3), C_OK);
+    assert_int_equal(blob_writer_finish(r, hex), C_OK);
+    assert_string_equal(hex, "a9993e364706816aba3e25717850c26c9cd0d89d");
+    /* A writer closed without sync or delete leaves its .part. */
+    w = blob_writer_open(dir, SID, "closed-blob", CHECKSUM_SHA1, &f);
+    assert_non_null(w);
+    blob_writer_close(w);
+    assert_true(exists("staging/" ITEM "/" UUID "/%s.part", "closed-blob", NULL));
+}
+
+/* The rehash cost, printed for the notes: a USD_REHASH_MIB prefix (default 0: skipped) hashed
+ * with USD_REHASH_ALG (default SHA256). */
+static void test_rehash_cost(void **state)
+{
+    (void)state;
+    const char *env = getenv("USD_REHASH_MIB");
+    long mib = env ? strtol(env, NULL, 10) : 0;
+    if (mib <= 0)
+        skip();
+    checksum_alg_t alg = CHECKSUM_SHA256;
+    if (getenv("USD_REHASH_ALG"))
+        assert_int_equal(checksum_alg_parse(getenv("USD_REHASH_ALG"), &alg), C_OK);
+    vapi_failure_t f;
+    blob_writer_t *w = blob_writer_open(dir, SID, BLOB, alg, &f);
+    assert_non_null(w);
+    static unsigned char piece[1 << 20];
+    for (long i = 0; i < mib; i++) {
+        memset(piece, (int)i, sizeof piece);
+        assert_int_equal(blob_writer_write(w, piece, sizeof piece), C_OK);
+    }
+    int64_t durable;
+    assert_int_equal(blob_writer_suspend(w, &durable), C_OK);
+    for (int cold = 0; cold < 2; cold++) {
+        if (cold) { /* drop the page cache of the file, if we may */
+            char path[512];
+            snprintf(path, sizeof path, "%s/staging/" ITEM "/" UUID "/" BLOB ".part", dir);
+            int fd = open(path, O_RDONLY);
+            if (fd >= 0) {
+                posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+                close(fd);
+            }
+        }
+        struct timespec t0, t1;
+        struct rusage u0, u1;
+        getrusage(RUSAGE_SELF, &u0);
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        blob_writer_t *r = NULL;
+        int64_t have;
+        assert_int_equal(blob_writer_resume(dir, SID, BLOB, alg, durable, &r, &have, &f),
+                         BLOB_RESUME_OK);
+        bool done = false;
+        int slices = 0;
+        while (!done) {
+            assert_int_equal(blob_writer_rehash(r, 4u << 20, &done), C_OK);
+            slices++;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        getrusage(RUSAGE_SELF, &u1);
+        double wall = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+        double cpu = (double)(u1.ru_utime.tv_sec - u0.ru_utime.tv_sec) +
+                     (double)(u1.ru_utime.tv_usec - u0.ru_utime.tv_usec) / 1e6 +
+                     (double)(u1.ru_stime.tv_sec - u0.ru_stime.tv_sec) +
+                     (double)(u1.ru_stime.tv_usec - u0.ru_stime.tv_usec) / 1e6;
+        fprintf(stderr, "rehash %s of %ld MiB (%s): %.3f s wall, %.3f s CPU, %d slices of "
+                "4 MiB, %.1f ms per slice, %.0f MiB/s\n", checksum_alg_name(alg), mib,
+                cold ? "page cache dropped" : "in page cache", wall, cpu, slices,
+                wall * 1000 / slices, (double)mib / wall);
+        blob_writer_close(r);
+    }
+}
+
 static void test_abort_removes_part(void **state)
 {
     (void)state;
@@ -251,19 +418,15 @@ static void test_bad_ids(void **state)
         assert_null(blob_writer_open(dir, sessions[i], BLOB, CHECKSUM_SHA1, &f));
         assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
         assert_int_equal(blob_publish(dir, sessions[i], BLOB), C_ERR);
-        blob_discard_session(dir, sessions[i]); /* no effect, no crash */
     }
     static const char *const blobs[] = {"", ".", "..", "../x", "a/b", ".part"};
     for (size_t i = 0; i < sizeof blobs / sizeof blobs[0]; i++) {
         assert_null(blob_writer_open(dir, SID, blobs[i], CHECKSUM_SHA1, &f));
         assert_int_equal(blob_publish(dir, SID, blobs[i]), C_ERR);
-        blob_unlink_item_blob(dir, ITEM, blobs[i]);
     }
     assert_null(blob_writer_open(dir, NULL, BLOB, CHECKSUM_SHA1, &f));
     assert_null(blob_writer_open(dir, SID, NULL, CHECKSUM_SHA1, &f));
     assert_null(blob_writer_open(dir, SID, BLOB, CHECKSUM_ALG_COUNT, &f));
-    blob_unlink_item_blob(dir, "../x", BLOB);
-    blob_unlink_item_blob(dir, NULL, BLOB);
     /* nothing was created outside (or inside) the storage directory */
     assert_false(exists("staging", NULL, NULL));
     assert_false(exists("items", NULL, NULL));
@@ -320,49 +483,12 @@ static void test_publish(void **state)
     assert_int_equal(blob_publish(dir, SID, "in-flight"), C_ERR);
     blob_writer_abort(w);
 
-    /* discarding the session leaves the published file */
-    blob_discard_session(dir, SID);
+    /* deleting the staged name (the janitor, once the session ended) leaves the published one */
+    char staged[512];
+    snprintf(staged, sizeof staged, "%s", path_a);
+    assert_int_equal(unlink(staged), 0);
     assert_int_equal(stat(path_b, &b), 0);
     assert_int_equal(b.st_nlink, 1);
-}
-
-static void test_discard(void **state)
-{
-    (void)state;
-    write_blob(SID, "one", "1");
-    write_blob(SID, "two", "2");
-    vapi_failure_t f;
-    blob_writer_t *w = blob_writer_open(dir, SID, "three", CHECKSUM_SHA1, &f); /* a .part */
-    assert_non_null(w);
-    write_blob(ITEM ":other-session", "four", "4");
-
-    blob_discard_session(dir, SID);
-    assert_false(exists("staging/" ITEM "/" UUID, NULL, NULL));
-    /* another session of the item keeps its files and the item's staging directory */
-    assert_true(exists("staging/" ITEM "/other-session/four", NULL, NULL));
-    blob_writer_abort(w); /* its file is gone already: no complaint */
-
-    blob_discard_session(dir, ITEM ":other-session");
-    assert_false(exists("staging/" ITEM, NULL, NULL)); /* last session: item dir goes too */
-    assert_true(exists("staging", NULL, NULL));
-    blob_discard_session(dir, ITEM ":other-session"); /* twice: nothing to do */
-
-    /* a new session of the same item recreates the directories */
-    write_blob(SID, "five", "5");
-    assert_true(exists("staging/" ITEM "/" UUID "/five", NULL, NULL));
-}
-
-static void test_unlink_item_blob(void **state)
-{
-    (void)state;
-    write_blob(SID, BLOB, "x");
-    assert_int_equal(blob_publish(dir, SID, BLOB), C_OK);
-    assert_true(exists("items/" ITEM "/%s", BLOB, NULL));
-    blob_unlink_item_blob(dir, ITEM, BLOB);
-    assert_false(exists("items/" ITEM "/%s", BLOB, NULL));
-    assert_true(exists("staging/" ITEM "/" UUID "/%s", BLOB, NULL)); /* the other link */
-    blob_unlink_item_blob(dir, ITEM, BLOB);     /* ENOENT: fine */
-    blob_unlink_item_blob(dir, "no-item", BLOB); /* ENOENT: fine */
 }
 
 /* A storage directory that cannot be written: INTERNAL_SERVER_ERROR naming the operation. */
@@ -387,14 +513,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_digests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_large_in_pieces, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writeback_windows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_short_and_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rehash_cost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_abort_removes_part, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exclusive_create, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_item_with_colon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unlink_item_blob, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_storage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1572,6 +1572,41 @@ static void test_stream_client_cut(void **state)
     cl_close(cl);
 }
 
+static bool stream_bytes_256k(void) { return S.bytes >= 256 * 1024; }
+
+/* The application stops a body that is still arriving, from outside any stream callback (the
+ * data plane does so when a heartbeat is refused): pause, then answer. The client, still
+ * sending (less than the linger discards), reads the answer with "Connection: close", then the
+ * close; no on_end. The same without the pause (answering with reading on). */
+static void test_stream_answer_mid_body(void **state)
+{
+    (void)state;
+    stream_srv_start(NULL);
+    for (int pause_first = 1; pause_first >= 0; pause_first--) {
+        client_t *cl = cl_open();
+        cl_sends(cl, "PUT /up/stop HTTP/1.1\r\nHost: t\r\nContent-Length: 67108864\r\n\r\n");
+        send_body(cl, 0, 256 * 1024, 64 * 1024, false, 0, FNV_BASIS);
+        want_starts = 2 - pause_first;
+        pump_until(stream_started);
+        pump_until(stream_bytes_256k);
+        assert_true(S.bytes >= 256 * 1024);
+        if (pause_first)
+            http_stream_pause(S.req);
+        stream_answer(409);
+        send_until_answer(cl, 512 * 1024);
+        resp_t r;
+        assert_int_equal(read_response(cl, &r), 0);
+        assert_int_equal(r.status, 409);
+        assert_non_null(strstr(r.head, "Connection: close\r\n"));
+        resp_free(&r);
+        assert_true(wait_closed(cl, 3 * WAIT_MS) >= 0);
+        cl_close(cl);
+        pump_until(no_connections);
+        assert_int_equal(S.ends, 0);
+        assert_int_equal(S.wrong_req, 0);
+    }
+}
+
 static void test_stream_idle_timeout(void **state)
 {
     (void)state;
@@ -1695,6 +1730,7 @@ int main(void)
         T(test_stream_refused_on_start),
         T(test_stream_data_refused),
         T(test_stream_client_cut),
+        T(test_stream_answer_mid_body),
         T(test_stream_idle_timeout),
         T(test_stream_ignores_max_body),
         T(test_stream_expect_continue),
