@@ -4,9 +4,9 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 BUILD   ?= build
 PKGS    := libevent libevent_openssl json-c uuid hiredis libcrypto libssl libxml-2.0
-CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. \
+CFLAGS  := -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -MMD -MP -I. -pthread \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lcrypt -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lcrypt -lm -pthread
 
 ifeq ($(DEBUG),1)
 CFLAGS  += -O0 -g3
@@ -105,6 +105,14 @@ $(BUILD)/tests/test_pull: tests/unit/test_pull.c $(BUILD)/net/data/pull.o $(BUIL
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
+# The worker pool (threads + eventfd + libevent) and the login checks built on it (real crypt_r
+# against a users file the test writes).
+$(BUILD)/tests/test_worker: tests/unit/test_worker.c $(BUILD)/net/worker.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+$(BUILD)/tests/test_login: tests/unit/test_login.c $(BUILD)/net/login.o $(BUILD)/net/worker.o $(BUILD)/net/users.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 # The janitor's path check (pure; the janitor runs in tests/system/test_data_janitor.py).
 $(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/data/janitor_path.o \
                                   $(CORE_OBJ)

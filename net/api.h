@@ -12,6 +12,7 @@
 #include "core/model.h"
 #include "net/config.h"
 #include "net/http.h"
+#include "net/login.h"
 #include "net/users.h"
 #include "store/store.h"
 
@@ -22,6 +23,7 @@ typedef struct app {
     struct event_base *base;
     config_t cfg;
     users_t *users;
+    login_checker_t *logins;     /* password checks (net/login.c) */
     store_t *store;
     http_server_t *http;
     char public_url[600];
@@ -79,6 +81,9 @@ void api_reject(http_request_t *req, int status, const char *reason, void *app);
 void call_reply(call_t *c, struct json_object *value);
 void call_reply_extra_headers(call_t *c, struct json_object *value, const char *headers);
 void call_fail(call_t *c, const vapi_failure_t *f);
+/* call_fail without its log line (500 and 503 are logged): for refusals counted and logged in
+ * summary elsewhere, such as logins refused by a full login queue during a flood. */
+void call_fail_quiet(call_t *c, const vapi_failure_t *f);
 void call_fail_store(call_t *c, store_status_t st, const char *detail);
 /* An error outside a matched operation (routing, front-end rejects). */
 void send_failure(http_request_t *req, flavour_t flavour, const vapi_failure_t *f);

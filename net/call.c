@@ -68,12 +68,16 @@ void send_failure(http_request_t *req, flavour_t flavour, const vapi_failure_t *
     send_failure_status(req, flavour, f, vapi_error_status(f->type, flavour));
 }
 
+void call_fail_quiet(call_t *c, const vapi_failure_t *f) {
+    send_failure(c->req, c->flavour, f);
+    call_free(c);
+}
+
 void call_fail(call_t *c, const vapi_failure_t *f) {
     if (f->type == VAPI_INTERNAL_SERVER_ERROR || f->type == VAPI_SERVICE_UNAVAILABLE)
         fprintf(stderr, "update-sessiond: %s %s: %s: %s\n", c->op->name, c->req->path,
                 vapi_error_name(f->type), f->msg.default_message);
-    send_failure(c->req, c->flavour, f);
-    call_free(c);
+    call_fail_quiet(c, f);
 }
 
 void call_subject(call_t *c, const char *what, const char *id) {

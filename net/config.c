@@ -37,6 +37,8 @@ static const option_t options[] = {
     {"retention", OPT_INT, "SECONDS", "3600", "how long finished sessions are kept", F(retention_s), 1, 86400 * 365},
     {"token-retention", OPT_INT, "SECONDS", "86400", "how long client_token records are kept", F(token_retention_s), 1, 86400 * 365},
     {"login-idle", OPT_INT, "SECONDS", "1800", "idle time after which a login token is forgotten", F(login_idle_s), 1, 86400 * 30},
+    {"login-workers", OPT_INT, "N", "2", "threads that check passwords (off the event loop)", F(login_workers), 1, 64},
+    {"login-queue", OPT_INT, "N", "64", "password checks waiting for a worker at most (more: 503 at once)", F(login_queue), 1, 100000},
     {"redis-timeout-ms", OPT_INT, "MS", "2000", "timeout of every Redis call", F(redis_timeout_ms), 10, 600000},
     {"sweep-interval-ms", OPT_INT, "MS", "250", "how often each instance looks for expired sessions (jittered)", F(sweep_interval_ms), 10, 60000},
     {"sweep-batch", OPT_INT, "N", "200", "sessions expired per sweep step at most", F(sweep_batch), 1, 100000},

@@ -22,6 +22,8 @@ typedef struct {
     int64_t retention_s;
     int64_t token_retention_s;
     int64_t login_idle_s;
+    int login_workers;
+    int login_queue;
     int redis_timeout_ms;
     int json_max_depth;
     int sweep_interval_ms;

@@ -1,7 +1,7 @@
 /* net/main.c: process start and stop. Parses the command line, loads the users file, wires the
  * event loop, the store and the HTTP front end together, and stops gracefully on SIGTERM or
- * SIGINT: no new connections, in-flight requests finish (bounded wait), then everything is
- * freed so sanitizer builds can check for leaks. */
+ * SIGINT: no new connections, in-flight requests finish (bounded wait), then the login workers
+ * are joined and everything is freed so sanitizer builds can check for leaks. */
 #include <errno.h>
 #include <event2/event.h>
 #include <signal.h>
@@ -91,6 +91,13 @@ int main(int argc, char **argv) {
     if (!app.users) return 1;
 
     app.base = event_base_new();
+    app.logins = app.base ? login_checker_new(app.base, app.users, app.cfg.login_workers,
+                                              app.cfg.login_queue)
+                          : NULL;
+    if (!app.logins) {
+        fprintf(stderr, "update-sessiond: cannot start the login workers\n");
+        return 1;
+    }
     store_config_t scfg;
     config_store(&app.cfg, &scfg);
     app.store = store_new(app.base, &scfg);
@@ -144,6 +151,9 @@ int main(int argc, char **argv) {
     event_free(sigterm);
     event_free(sigint);
     event_free(stop.drain_timer);
+    /* Joins the login workers and answers every login still waiting on them (503), while the
+     * requests and the store are still there. */
+    login_checker_free(app.logins);
     data_plane_shutdown(app.data); /* transfers stop; no more store calls from the data plane */
     janitor_stop(app.janitor);
     store_free(app.store); /* answers calls still waiting on Redis, while HTTP is still there */

@@ -1,6 +1,6 @@
 /* net/ops_login.c: login tokens (POST/GET/DELETE /api/session and /rest/com/vmware/cis/session).
- * Passwords are checked here against the users file; the token itself lives in Redis (hashed)
- * so every instance accepts it. */
+ * Passwords are checked by net/login.c (worker threads, backoff) against the users file; the
+ * token itself lives in Redis (hashed) so every instance accepts it. */
 #include <json-c/json.h>
 #include <openssl/rand.h>
 #include <stdio.h>
@@ -30,22 +30,45 @@ static void on_login_recorded(void *arg, store_status_t st, const char *detail) 
     call_reply_extra_headers(c, json_object_new_string(c->token), cookie[0] ? cookie : NULL);
 }
 
+/* The password check (net/login.c, off the loop) answered; the user name waits in c->aux. */
+static void on_password_checked(void *arg, login_result_t result, uint32_t privs) {
+    call_t *c = arg;
+    vapi_failure_t f;
+    switch (result) {
+    case LOGIN_OK:
+        break;
+    case LOGIN_DENIED:
+        fail_login(c, "the user name or password is incorrect");
+        return;
+    case LOGIN_BUSY:
+        vapi_fail(&f, VAPI_SERVICE_UNAVAILABLE, "service_unavailable",
+                  "Too many logins are being checked at the moment. Retry the login shortly.",
+                  NULL);
+        call_fail_quiet(c, &f); /* net/login.c logs these once a second */
+        return;
+    case LOGIN_STOPPING:
+    default:
+        vapi_fail(&f, VAPI_SERVICE_UNAVAILABLE, "service_unavailable",
+                  "The server is stopping. Retry the login.", NULL);
+        call_fail_quiet(c, &f); /* net/login.c logs how many at stop */
+        return;
+    }
+    unsigned char raw[24];
+    if (RAND_bytes(raw, sizeof(raw)) != 1) { call_fail_store(c, ST_INTERNAL, NULL); return; }
+    for (size_t i = 0; i < sizeof(raw); i++) snprintf(c->token + 2 * i, 3, "%02x", raw[i]);
+    store_login(c->app->store, c->token, c->aux, privs, on_login_recorded, c);
+}
+
 void op_login_create(call_t *c) {
     char name[USER_MAX], password[512];
-    uint32_t privs;
     if (basic_auth_decode(http_header(c->req, "Authorization"), name, sizeof(name), password,
                           sizeof(password)) != C_OK) {
         fail_login(c, "send the user name and password with HTTP Basic authentication");
         return;
     }
-    int ok = users_check(c->app->users, name, password, &privs);
-    memset(password, 0, sizeof(password));
-    if (ok != C_OK) { fail_login(c, "the user name or password is incorrect"); return; }
-
-    unsigned char raw[24];
-    if (RAND_bytes(raw, sizeof(raw)) != 1) { call_fail_store(c, ST_INTERNAL, NULL); return; }
-    for (size_t i = 0; i < sizeof(raw); i++) snprintf(c->token + 2 * i, 3, "%02x", raw[i]);
-    store_login(c->app->store, c->token, name, privs, on_login_recorded, c);
+    copy_str(c->aux, sizeof(c->aux), name); /* USER_MAX < sizeof(aux): never cut */
+    login_check(c->app->logins, c->req->peer, name, password, on_password_checked, c);
+    explicit_bzero(password, sizeof(password));
 }
 
 static void on_login_info(void *arg, store_status_t st, const char *user, int64_t created_ms,

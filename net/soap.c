@@ -1,7 +1,7 @@
 /* net/soap.c: the vim25 SOAP endpoint on /sdk (see net/soap.h). First the pure layer: a
  * growable output buffer with XML escaping, request parsing with libxml2 (DTDs refused), the
  * fixed inventory and a small PropertyCollector over it, and the encoders. Then the glue:
- * HTTP in, users_check and the asynchronous store, HTTP out. */
+ * HTTP in, the password check (net/login.c) and the asynchronous store, HTTP out. */
 #include "net/soap.h"
 
 #include <event2/buffer.h>
@@ -1247,12 +1247,26 @@ static void on_login(void *arg, store_status_t st, const char *detail) {
     call_done(c);
 }
 
-static void do_login(soap_call_t *c) {
-    uint32_t privs = 0;
-    int ok = users_check(c->app->users, c->r->user_name, c->r->password, &privs);
-    soap_request_wipe(c->r);
-    if (ok != C_OK) {
-        soap_fault_t f;
+/* The password check (net/login.c, off the loop) answered. */
+static void on_password_checked(void *arg, login_result_t result, uint32_t privs) {
+    soap_call_t *c = arg;
+    soap_request_wipe(c->r); /* login_check kept its own copy of the password */
+    soap_fault_t f;
+    if (result == LOGIN_BUSY || result == LOGIN_STOPPING) {
+        /* Not a vim25 fault a client could act on: HTTP 503 (govmomi reports the status). */
+        bool busy = result == LOGIN_BUSY;
+        soap_fault_set(&f, "SystemError",
+                       busy ? "<reason>too many logins</reason>" : "<reason>stopping</reason>",
+                       "%s", busy ? "Too many logins are being checked at the moment. "
+                                    "Retry the login shortly."
+                                  : "The server is stopping. Retry the login.");
+        size_t len = 0;
+        char *doc = soap_encode_fault(&f, &len);
+        send_doc(c->req, 503, doc, len, "Retry-After: 1\r\n");
+        call_done(c);
+        return;
+    }
+    if (result != LOGIN_OK) {
         soap_fault_set(&f, "InvalidLogin", NULL,
                        "Cannot complete login due to an incorrect user name or password.");
         send_fault(c->req, &f);
@@ -1263,6 +1277,11 @@ static void do_login(soap_call_t *c) {
     if (RAND_bytes(raw, sizeof(raw)) != 1) { fault_store(c, ST_INTERNAL); return; }
     for (size_t i = 0; i < sizeof(raw); i++) snprintf(c->token + 2 * i, 3, "%02x", raw[i]);
     store_login(c->app->store, c->token, c->r->user_name, privs, on_login, c);
+}
+
+static void do_login(soap_call_t *c) {
+    login_check(c->app->logins, c->req->peer, c->r->user_name, c->r->password,
+                on_password_checked, c);
 }
 
 static void on_logout(void *arg, store_status_t st, const char *detail) {

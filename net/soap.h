@@ -9,7 +9,7 @@
  *
  * The module has two layers. The pure one (parse, evaluate, encode; no I/O, no store) is
  * declared below so tests can drive it alone. The glue (soap_handles / soap_handle) reads the
- * HTTP request, calls users_check and the asynchronous store, and answers.
+ * HTTP request, calls login_check (net/login.h) and the asynchronous store, and answers.
  *
  * Request parsing is libxml2 with no network, no entity substitution, no DTD loading; a
  * document with a DOCTYPE is refused as soon as the parser meets it (SOAP 1.1 forbids DTDs),

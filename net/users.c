@@ -1,5 +1,6 @@
-/* net/users.c: loading the users file and verifying passwords with libcrypt's crypt_r, and
- * decoding HTTP Basic credentials with OpenSSL's base64 decoder. */
+/* net/users.c: loading the users file and verifying passwords with libcrypt's crypt_r (on the
+ * login workers: net/login.c), and decoding HTTP Basic credentials with OpenSSL's base64
+ * decoder. */
 #include "net/users.h"
 
 #include <crypt.h>
@@ -34,6 +35,7 @@ static int parse_line(char *line, user_t *u, const char **why, char *bad, size_t
     *c1 = *c2 = '\0';
     if (!line[0] || copy_str(u->name, sizeof(u->name), line) != C_OK) { *why = "bad user name"; return C_ERR; }
     if (c1[1] != '$') { *why = "the hash is not a crypt(3) hash (it must start with '$')"; return C_ERR; }
+    if (strlen(c1 + 1) >= USERS_HASH_MAX) { *why = "the hash is too long"; return C_ERR; }
     if (privileges_parse(c2 + 1, &u->privs, bad, bsize) != C_OK) { *why = "unknown privilege"; return C_ERR; }
     u->hash = strdup(c1 + 1);
     return u->hash ? C_OK : C_ERR;
@@ -77,19 +79,23 @@ void users_free(users_t *u) {
     free(u);
 }
 
-int users_check(const users_t *u, const char *name, const char *password, uint32_t *privs) {
+bool users_lookup(const users_t *u, const char *name, char hash[USERS_HASH_MAX], uint32_t *privs) {
     const user_t *found = NULL;
     for (size_t i = 0; i < u->count && !found; i++)
         if (strcmp(u->list[i].name, name) == 0) found = &u->list[i];
+    copy_str(hash, USERS_HASH_MAX, found ? found->hash : dummy_hash);
+    *privs = found ? found->privs : 0;
+    return found != NULL;
+}
+
+bool users_password_matches(const char *password, const char *hash) {
     struct crypt_data cd;
     memset(&cd, 0, sizeof(cd));
-    const char *hash = found ? found->hash : dummy_hash;
     const char *out = crypt_r(password, hash, &cd);
-    bool ok = out && out[0] != '*' && strlen(out) == strlen(hash) &&
-              CRYPTO_memcmp(out, hash, strlen(hash)) == 0;
-    if (!found || !ok) return C_ERR;
-    *privs = found->privs;
-    return C_OK;
+    size_t len = strlen(hash);
+    bool ok = out && out[0] != '*' && strlen(out) == len && CRYPTO_memcmp(out, hash, len) == 0;
+    explicit_bzero(&cd, sizeof(cd)); /* holds the password's hash state */
+    return ok;
 }
 
 int basic_auth_decode(const char *header, char *name, size_t nsize, char *password, size_t psize) {

@@ -41,6 +41,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 
 HTTP_TIMEOUT = 10.0        # seconds, every HTTP socket
 START_TIMEOUT = 10.0       # server must accept connections within this
+LOGIN_BACKOFF_MAX_S = 5.0  # longest wait the server imposes after failed logins (net/login.h)
 STOP_TIMEOUT = 15.0        # server must exit after SIGTERM within this
 
 SESSION_HEADER = "vmware-api-session-id"
@@ -464,6 +465,22 @@ class Server:
         if user is not None:
             c.login(user, USERS[user][0])
         return c
+
+    def await_login(self, user="admin", timeout=LOGIN_BACKOFF_MAX_S + 3.0):
+        """For a test that sent failed logins for user: logs in with the right password,
+        retrying while the login backoff (net/login.c: after a failure the same user and
+        client IP are refused with 401 for a growing delay) still refuses it. The success
+        ends the backoff, so the tests that follow log in as usual. Returns the Client."""
+        deadline = time.monotonic() + timeout
+        while True:
+            c = Client(self.port)
+            try:
+                c.login(user, USERS[user][0])
+                return c
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.1)
 
     def keys(self):
         return self.redis.keys(self.prefix)

@@ -168,6 +168,7 @@ class SoapWireTest(ServerTestCase):
         self.assertIn(b"<name>urn:vim25</name>", r.raw)
 
     def test_faults(self):
+        self.addCleanup(self.server.await_login, "admin")  # ends the login backoff
         status, body, _ = self.soap('<PowerOnVM_Task xmlns="urn:vim25"><_this type='
                                     '"VirtualMachine">vm-1</_this></PowerOnVM_Task>')
         self.assertEqual(status, 500)
@@ -354,6 +355,7 @@ class GovcLibraryTest(GovcCase):
         self.assertEqual(self.login_keys(), before, "SOAP Logout and REST DELETE session")
 
     def test_wrong_password(self):
+        self.addCleanup(self.server.await_login, "admin")  # ends the login backoff
         rc, _, err = self.govc("library.create", uniq("glib"), check=False, password="nope")
         self.assertNotEqual(rc, 0)
         self.assertIn("incorrect user name or password", err)

@@ -26,6 +26,7 @@ class LoginTest(ServerTestCase):
         self.assertNotEqual(r.json, r2.json)
 
     def test_bad_credentials(self):
+        self.addCleanup(self.server.await_login, "admin")  # ends the login backoff
         cases = {
             "wrong password": basic_auth("admin", "wrong"),
             "empty password": basic_auth("admin", ""),

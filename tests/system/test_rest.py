@@ -881,6 +881,7 @@ class RestErrorsTest(RestCase, ServerTestCase):
         self.assertEqual(got["state"], "ACTIVE", got)
 
     def test_401_unauthenticated(self):
+        self.addCleanup(self.server.await_login, "admin")  # ends the login backoff
         _, sid = self.rest_session()
         anon = Client(self.server.port)
         stale = Client(self.server.port, token="0" * 48)

@@ -28,8 +28,10 @@ static struct {
     /* the response */
     int responses, status;
     char ctype[64], body[65536], extra[1024];
-    /* users_check */
+    /* login_check */
     int user_checks;
+    login_result_t login_answer; /* LOGIN_OK: decided by name and password; else this */
+    char login_peer[64];
     /* store */
     int logins, infos, logouts;
     char token[SOAP_TOKEN_MAX], login_user[USER_MAX];
@@ -56,11 +58,14 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     snprintf(F.extra, sizeof(F.extra), "%s", extra_headers ? extra_headers : "");
 }
 
-int users_check(const users_t *u, const char *name, const char *password, uint32_t *privs) {
-    (void)u;
+void login_check(login_checker_t *lc, const char *peer, const char *name, const char *password,
+                 login_cb cb, void *arg) {
+    (void)lc;
     F.user_checks++;
-    *privs = 0x3;
-    return strcmp(name, "admin") == 0 && strcmp(password, "s3cret&<pw>") == 0 ? C_OK : C_ERR;
+    snprintf(F.login_peer, sizeof(F.login_peer), "%s", peer);
+    if (F.login_answer != LOGIN_OK) { cb(arg, F.login_answer, 0); return; }
+    bool ok = strcmp(name, "admin") == 0 && strcmp(password, "s3cret&<pw>") == 0;
+    cb(arg, ok ? LOGIN_OK : LOGIN_DENIED, ok ? 0x3 : 0);
 }
 
 void store_login(store_t *st, const char *token, const char *user, uint32_t privs,
@@ -693,6 +698,20 @@ static void test_handle_login_logout(void **state) {
     assert_int_equal(F.logins, 0);
     assert_non_null(strstr(F.body, "xsi:type=\"InvalidLogin\""));
     assert_string_equal(F.extra, "");
+    assert_string_equal(F.login_peer, "127.0.0.1:1"); /* the backoff needs the client address */
+
+    /* the login queue is full, or the server stopping: 503 with a SystemError, no token */
+    for (int busy = 0; busy < 2; busy++) {
+        reset_fakes();
+        F.login_answer = busy ? LOGIN_BUSY : LOGIN_STOPPING;
+        handle(HTTP_POST, "/sdk", fmt(LOGIN_FMT, "admin", "s3cret&amp;&lt;pw&gt;"));
+        assert_int_equal(F.status, 503);
+        assert_int_equal(F.logins, 0);
+        assert_non_null(strstr(F.body, "xsi:type=\"SystemError\""));
+        assert_non_null(strstr(F.body, busy ? "Too many logins" : "stopping"));
+        assert_string_equal(F.extra, "Retry-After: 1\r\n");
+        assert_well_formed(F.body, strlen(F.body));
+    }
 
     /* the store is down */
     reset_fakes();
