@@ -26,6 +26,9 @@ typedef enum {
 } privilege_t;
 
 #define PRIV_NONE 0u
+/* Not a privilege: marks a requirement that an operator (PRIV_TERMINATE_SESSION) satisfies
+ * too (the owner rule lets operators list sessions). */
+#define PRIV_OR_OPERATOR (1u << 31)
 #define PRIV_ALL 0x7fffu
 
 const char *privilege_name(privilege_t p); /* the vSphere id, NULL for a non-single bit */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/privilege.h"
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
@@ -45,6 +46,8 @@ void op_session_get(call_t *c) {
 
 /* GET .../update-session[?library_item_id=]: the caller's sessions, optionally of one item. */
 void op_session_list(call_t *c) {
+    /* operators list too (the owner rule: with library_item_id, the session holding the item) */
+    c->auth.required_privs |= PRIV_OR_OPERATOR;
     char item[ID_MAX];
     bool has_item = http_query_param(c->req, "library_item_id", item, sizeof(item));
     if (has_item) {

@@ -184,8 +184,10 @@ void cmd_auth(store_cmd_t *c, const store_auth_t *auth) {
     char privs[32];
     cmd_login_key(c, auth ? auth->token : NULL);
     cmd_arg_i64(c, store_cfg(c->st)->login_idle_ms);
-    snprintf(privs, sizeof(privs), "%u/%u", auth ? (unsigned)auth->required_privs : 0u,
-             (unsigned)PRIV_TERMINATE_SESSION);
+    uint32_t need = auth ? auth->required_privs : 0u;
+    uint32_t alt = (need & PRIV_OR_OPERATOR) ? PRIV_TERMINATE_SESSION : 0u;
+    snprintf(privs, sizeof(privs), "%u/%u/%u", (unsigned)(need & ~PRIV_OR_OPERATOR),
+             (unsigned)PRIV_TERMINATE_SESSION, (unsigned)alt);
     cmd_arg_copy(c, privs);
 }
 

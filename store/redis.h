@@ -89,7 +89,8 @@ void cmd_init(store_cmd_t *c, store_t *st);
 /* The first failure wins (a NULL token is reported before a bad id). */
 void cmd_fail(store_cmd_t *c, store_status_t s);
 /* KEYS[1] = login key of auth->token, ARGV[1] = login idle ms, ARGV[2] = "<required
- * privileges>/<operator privileges>" (decimal masks): the prelude's inputs. A NULL auth or token is ST_UNAUTHENTICATED. */
+ * privileges>/<operator privileges>/<alternative privileges>" (decimal masks): the prelude's
+ * inputs. A NULL auth or token is ST_UNAUTHENTICATED. */
 void cmd_auth(store_cmd_t *c, const store_auth_t *auth);
 /* cmd_init then cmd_auth: the opening of every call made for an authenticated caller. */
 void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth);

@@ -70,7 +70,7 @@ bool store_connected(const store_t *st);
 /* Who calls, and what the operation needs. token NULL or unknown -> ST_UNAUTHENTICATED. */
 typedef struct {
     const char *token;
-    uint32_t required_privs;
+    uint32_t required_privs; /* with PRIV_OR_OPERATOR: an operator qualifies too */
 } store_auth_t;
 
 /* Callbacks. `detail` is NULL or a string valid only during the call. */

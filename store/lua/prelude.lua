@@ -1,7 +1,8 @@
 -- prelude.lua: prepended to every script except login.lua (store/redis.c joins the two texts
 -- into one before SCRIPT LOAD). Authenticates and authorizes the caller in the same atomic step
 -- as the operation. KEYS[1] = login key, ARGV[1] = login idle ms, ARGV[2] = "<required
--- privilege mask>/<operator privilege mask>" (decimal). Leaves `now` (Redis TIME, ms), `user`
+-- privilege mask>/<operator privilege mask>/<alternative mask>" (decimal; a login holding the
+-- alternative privileges, when not 0, qualifies too). Leaves `now` (Redis TIME, ms), `user`
 -- (the login's user) and `operator` (it holds an operator privilege) to the body.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -17,10 +18,12 @@ if now - (tonumber(login[3]) or 0) >= step then
   redis.call('PEXPIRE', KEYS[1], idle + step)
   redis.call('HSET', KEYS[1], 'last', now)
 end
-local need, opmask = string.match(ARGV[2], '^(%d+)/(%d+)$')
+local need, opmask, alt = string.match(ARGV[2], '^(%d+)/(%d+)/(%d+)$')
 local privs = tonumber(login[2]) or 0
-need = tonumber(need)
-if bit.band(privs, need) ~= need then return {'UNAUTHORIZED'} end
+need, alt = tonumber(need), tonumber(alt)
+if bit.band(privs, need) ~= need and (alt == 0 or bit.band(privs, alt) ~= alt) then
+  return {'UNAUTHORIZED'}
+end
 -- An operator (Sessions.TerminateSession) may read, cancel, fail and delete any update session
 -- (session_lib's session_access); everyone else only their own.
 local operator = bit.band(privs, tonumber(opmask)) ~= 0

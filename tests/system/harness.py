@@ -341,6 +341,9 @@ USERS = {
     "reader": ("reader-Pw1", "System.Read"),
     "editor": ("editor-Pw1", ALL_CONTENT_BUT_UPDATE_SESSION),
     "uploader": ("uploader-Pw1", "System.Read,ContentLibrary.UpdateSession"),
+    # the owner rule (test_owner.py): another user who may open sessions, and an operator
+    "other": ("other-Pw1", "System.Read,ContentLibrary.UpdateSession"),
+    "operator": ("operator-Pw1", "System.Read,Sessions.TerminateSession"),
 }
 
 _hash_cache = {}

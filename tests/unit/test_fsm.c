@@ -103,8 +103,18 @@ static void test_terminal(void **state) {
                          fsm_apply(s, EV_DELETE, NULL) == C_OK);
 }
 
+/* The owner rule: operators may cancel, fail and delete another user's session, nothing else. */
+static void test_operator_events(void **state) {
+    (void)state;
+    for (int ev = 0; ev < SESSION_EVENT_COUNT; ev++) {
+        bool want = ev == EV_CANCEL || ev == EV_FAIL || ev == EV_DELETE;
+        assert_int_equal(session_event_for_operators((session_event_t)ev), want);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_operator_events),
         cmocka_unit_test(test_every_pair),  cmocka_unit_test(test_null_next),
         cmocka_unit_test(test_out_of_range), cmocka_unit_test(test_state_names),
         cmocka_unit_test(test_event_names), cmocka_unit_test(test_terminal),

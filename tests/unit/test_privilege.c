@@ -27,6 +27,7 @@ static const struct {
     {PRIV_SYNC_LIBRARY_ITEM, "ContentLibrary.SyncLibraryItem"},
     {PRIV_SYNC_LIBRARY, "ContentLibrary.SyncLibrary"},
     {PRIV_ALLOCATE_SPACE, "Datastore.AllocateSpace"},
+    {PRIV_TERMINATE_SESSION, "Sessions.TerminateSession"},
 };
 
 static void test_names(void **state) {
@@ -39,7 +40,8 @@ static void test_names(void **state) {
     assert_int_equal(all, PRIV_ALL);
     assert_null(privilege_name((privilege_t)0));
     assert_null(privilege_name((privilege_t)(PRIV_SYSTEM_READ | PRIV_UPDATE_SESSION)));
-    assert_null(privilege_name((privilege_t)(1u << 14)));
+    assert_null(privilege_name((privilege_t)(1u << 15)));
+    assert_null(privilege_name((privilege_t)PRIV_OR_OPERATOR));
 }
 
 static void test_each_alone(void **state) {
