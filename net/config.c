@@ -51,7 +51,7 @@ static const option_t options[] = {
     {"janitor-interval-ms", OPT_INT, "MS", "1000", "how often each instance deletes what the garbage list names", F(janitor_interval_ms), 10, 3600000},
     {"scan-interval-s", OPT_INT, "SECONDS", "3600", "how often each instance scans --storage-dir for what crashed instances left", F(scan_interval_s), 1, 86400 * 30},
     {"orphan-grace-s", OPT_INT, "SECONDS", "900", "a file on disk that Redis does not reference is deleted by the scan only once this old", F(orphan_grace_s), 0, 86400 * 30},
-    {"pull-allow", OPT_CIDRS, "CIDR[,CIDR...]", "", "networks a PULL may reach although they are loopback, private, link-local, ... or this server's own address (repeatable)", F(pull_allow), 0, 0},
+    {"pull-allow", OPT_CIDRS, "CIDR[,CIDR...]", "none", "networks a PULL may reach although they are loopback, private, link-local, ... or this server's own address (repeatable)", F(pull_allow), 0, 0},
     {"idle-timeout-ms", OPT_INT, "MS", "60000", "idle keep-alive connections close after this", F(http.idle_timeout_ms), 10, 3600000},
 };
 
@@ -61,10 +61,8 @@ static void usage(FILE *out) {
     for (size_t i = 0; i < ARRAY_LEN(options); i++) {
         char left[64];
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].metavar);
-        const char *def = options[i].def[0] ? options[i].def
-                          : options[i].kind == OPT_CIDRS ? "none"
-                                                          : "http:// + the --listen address";
-        fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help, def);
+        fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help,
+                options[i].def[0] ? options[i].def : "http:// + the --listen address");
     }
     fprintf(out, "  %-34s %s\n", "--help", "print this and exit");
 }
@@ -136,7 +134,7 @@ int config_parse(config_t *cfg, int argc, char **argv) {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < ARRAY_LEN(options); i++)
         if (options[i].kind != OPT_CIDRS && apply(cfg, &options[i], options[i].def) != C_OK)
-            return C_ERR; /* a list's default is empty (memset) */
+            return C_ERR; /* a list's default ("none") is the empty list (memset) */
 
     struct option longopts[ARRAY_LEN(options) + 2];
     for (size_t i = 0; i < ARRAY_LEN(options); i++)
