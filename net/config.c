@@ -10,7 +10,7 @@
 
 #include "core/common.h"
 
-typedef enum { OPT_ADDR, OPT_REDIS, OPT_PATH, OPT_STR, OPT_INT, OPT_SIZE } opt_kind_t;
+typedef enum { OPT_ADDR, OPT_REDIS, OPT_PATH, OPT_STR, OPT_INT, OPT_SIZE, OPT_CIDRS } opt_kind_t;
 
 typedef struct {
     const char *name;
@@ -54,6 +54,7 @@ static const option_t options[] = {
     {"janitor-interval-ms", OPT_INT, "MS", "1000", "how often each instance deletes what the garbage list names", F(janitor_interval_ms), 10, 3600000},
     {"scan-interval-s", OPT_INT, "SECONDS", "3600", "how often each instance scans --storage-dir for what crashed instances left", F(scan_interval_s), 1, 86400 * 30},
     {"orphan-grace-s", OPT_INT, "SECONDS", "900", "a file on disk that Redis does not reference is deleted by the scan only once this old", F(orphan_grace_s), 0, 86400 * 30},
+    {"pull-allow", OPT_CIDRS, "CIDR[,CIDR...]", "none", "networks a PULL may reach although they are loopback, private, link-local, ... or this server's own address (repeatable)", F(pull_allow), 0, 0},
     {"idle-timeout-ms", OPT_INT, "MS", "60000", "idle keep-alive connections close after this", F(http.idle_timeout_ms), 10, 3600000},
 };
 
@@ -118,6 +119,14 @@ static int apply(config_t *cfg, const option_t *o, const char *v) {
         else *(size_t *)(base + o->offset) = (size_t)n;
         return C_OK;
     }
+    case OPT_CIDRS: { /* appends: the option may be given several times */
+        char why[NP_WHY_MAX];
+        if (np_cidr_list_parse(v, cfg->pull_allow, NP_ALLOW_MAX, &cfg->pull_allow_n, why,
+                               sizeof(why)) == C_OK)
+            return C_OK;
+        fprintf(stderr, "update-sessiond: --%s: %s\n", o->name, why);
+        break;
+    }
     }
     fprintf(stderr, "update-sessiond: invalid value '%s' for --%s (expected %s", v, o->name, o->metavar);
     if (o->kind == OPT_INT || o->kind == OPT_SIZE)
@@ -129,7 +138,8 @@ static int apply(config_t *cfg, const option_t *o, const char *v) {
 int config_parse(config_t *cfg, int argc, char **argv) {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < ARRAY_LEN(options); i++)
-        if (apply(cfg, &options[i], options[i].def) != C_OK) return C_ERR;
+        if (options[i].kind != OPT_CIDRS && apply(cfg, &options[i], options[i].def) != C_OK)
+            return C_ERR; /* a list's default ("none") is the empty list (memset) */
 
     struct option longopts[ARRAY_LEN(options) + 2];
     for (size_t i = 0; i < ARRAY_LEN(options); i++)

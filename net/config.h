@@ -4,6 +4,7 @@
 #define NET_CONFIG_H
 
 #include <limits.h>
+#include "core/netpolicy.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -35,6 +36,8 @@ typedef struct {
     int janitor_interval_ms;
     int64_t scan_interval_s;
     int64_t orphan_grace_s;
+    np_cidr_t pull_allow[NP_ALLOW_MAX]; /* --pull-allow, in the order given */
+    size_t pull_allow_n;
     http_limits_t http;
 } config_t;
 

@@ -128,12 +128,18 @@ int main(int argc, char **argv) {
         .session_timeout_ms = app.cfg.session_timeout_s * 1000,
         .max_upload_bytes = app.cfg.max_upload_bytes,
         .min_free_bytes = app.cfg.min_free_bytes,
+        .pull_allow = app.cfg.pull_allow,
+        .pull_allow_n = app.cfg.pull_allow_n,
     };
     app.data = data_plane_new(&dcfg);
+    if (!app.data) {
+        fprintf(stderr, "update-sessiond: cannot set up the data plane\n");
+        return 1;
+    }
     app.janitor = janitor_start(app.base, app.store, app.cfg.storage_dir,
                                 app.cfg.janitor_interval_ms, app.cfg.scan_interval_s,
                                 app.cfg.orphan_grace_s);
-    if (!app.data || !app.janitor) {
+    if (!app.janitor) {
         fprintf(stderr, "update-sessiond: out of memory at start\n");
         return 1;
     }

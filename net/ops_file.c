@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_field.h"
 #include "core/spec.h"
 #include "core/validate.h"
 #include "net/api.h"
@@ -99,6 +100,15 @@ void op_file_add(call_t *c) {
     file_spec_t fs;
     vapi_failure_t f;
     if (spec_file_add(spec, prefix, &fs, &f) != C_OK) { call_fail(c, &f); return; }
+    if (fs.source_type == SOURCE_PULL) {
+        /* Refused here (a literal address, a URI no pull can use): nothing is recorded. */
+        char field[JSON_FIELD_MAX];
+        json_field_name(field, prefix, "source_endpoint.uri");
+        if (data_pull_check(c->app->data, fs.source_uri, field, &f) != C_OK) {
+            call_fail(c, &f);
+            return;
+        }
+    }
     session_file_t rec;
     memset(&rec, 0, sizeof(rec));
     copy_str(rec.name, sizeof(rec.name), fs.name);

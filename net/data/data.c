@@ -137,6 +137,10 @@ data_plane_t *data_plane_new(const data_config_t *cfg) {
     dp->beat_ms = (int)(beat < BEAT_MIN_MS ? BEAT_MIN_MS : beat);
     dp->max_upload_bytes = cfg->max_upload_bytes;
     dp->min_free_bytes = cfg->min_free_bytes;
+    if (egress_policy_init(&dp->policy, cfg) != C_OK) {
+        free(dp);
+        return NULL;
+    }
     upload_install(dp);
     store_on_expired(dp->store, on_expired, dp);
     store_on_completion_due(dp->store, on_completion_due, dp);

@@ -10,6 +10,7 @@
 #define NET_DATA_DATA_H
 
 #include "core/file.h"
+#include "core/netpolicy.h"
 #include "net/http.h"
 #include "store/store.h"
 
@@ -26,6 +27,8 @@ typedef struct {
     int64_t session_timeout_ms;
     int64_t max_upload_bytes;  /* a body without declared size may not exceed this */
     int64_t min_free_bytes;    /* free space --storage-dir keeps */
+    const np_cidr_t *pull_allow; /* --pull-allow (copied) */
+    size_t pull_allow_n;
 } data_config_t;
 
 typedef struct data_plane data_plane_t;
@@ -51,6 +54,10 @@ const char *data_instance(const data_plane_t *dp);
 void data_set_garbage_hook(data_plane_t *dp, void (*fn)(void *arg), void *arg);
 void data_garbage_made(data_plane_t *dp);
 
+/* File.add of a PULL file, before anything is recorded: the source URI is one a pull accepts
+ * and a literal address in it passes the egress policy (net/data/pull.h pull_check_source).
+ * C_ERR with f filled: INVALID_ARGUMENT naming field. */
+int data_pull_check(data_plane_t *dp, const char *uri, const char *field, vapi_failure_t *f);
 /* Starts the PULL of a file the store just recorded TRANSFERRING, held by f->attempt. */
 void data_pull_start(data_plane_t *dp, const char *session_id, const session_file_t *f);
 

@@ -26,6 +26,7 @@ struct data_plane {
     int beat_ms;               /* heartbeat period: min(1000, lease/4, session timeout/4) */
     int64_t max_upload_bytes;
     int64_t min_free_bytes;
+    netpolicy_t policy;        /* PULL egress (net/data/egress.c) */
     bool draining;             /* data_plane_drain ran: no new transfers */
     bool stopping;             /* data_plane_shutdown ran: no more store calls */
     data_xfer_t *xfers;
@@ -44,6 +45,10 @@ int64_t data_mono_ms(void);
  * http_respond's. */
 void data_respond_failure(http_request_t *req, int status, const vapi_failure_t *f,
                           const char *extra_headers);
+
+/* The PULL egress policy from --pull-allow and the listen address (net/data/egress.c; start-up
+ * only, may block). C_ERR after printing why. */
+int egress_policy_init(netpolicy_t *np, const data_config_t *cfg);
 
 /* The PUSH side (net/data/upload.c): the stream hooks of the upload URIs. */
 void upload_install(data_plane_t *dp);

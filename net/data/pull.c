@@ -9,8 +9,11 @@
  * once) and schedules a zero-delay "kick" event; every later step runs from the loop, so done
  * is never called from inside pull_start(). The kick resolves the host (an IP literal
  * directly; a name through a per-pull evdns base, which reads /etc/hosts and resolv.conf, so
- * the loop never blocks in getaddrinfo) and then hands the numeric address to evhttp; the
- * first address of the answer is used (libevent 2.1 tries only one).
+ * the loop never blocks in getaddrinfo), judges every address of the answer against the egress
+ * policy (core/netpolicy.h; a literal was judged by pull_start already) and then hands the
+ * numeric address it judged to evhttp, which connects to it without any lookup of its own;
+ * the first address of the answer is used (libevent 2.1 tries only one). The host name still
+ * goes out as the Host header, the TLS SNI and the name the certificate must match.
  *
  * Timers (our own, one event): the connect timer runs from the kick until the request is
  * written, i.e. name resolution + TCP connect + TLS handshake must take at most
@@ -47,10 +50,15 @@
  *
  * HTTP. GET with Connection: close, no Accept-Encoding (so the bytes are the file), no
  * credentials (a URL with user:password@ is refused). Only 200 is success; redirects are not
- * followed (the thumbprint pins one server, and the URL the client gave is the one we fetch):
- * a 3xx fails with its Location in the message. The byte count must equal Content-Length when
- * the server sent one and expected_size when it is >= 0 (checked against Content-Length as
- * soon as the headers arrive, and against the running count as bytes arrive).
+ * followed (the thumbprint pins one server, the URL the client gave is the one we fetch, and
+ * the egress policy judged that host only): a 3xx fails with its status and Location in the
+ * detail. The byte count must equal Content-Length when the server sent one and expected_size
+ * when it is >= 0 (checked against Content-Length as soon as the headers arrive, and against
+ * the running count as bytes arrive).
+ *
+ * Messages. Each failure is described as precisely as we can, but what reaches the client
+ * before a 200 arrived is the generic pull_source_unreachable message (net/data/pull.h): the
+ * precise one travels as the result's detail for the operator's log.
  *
  * Lifetime. done is called exactly once unless pull_cancel() came first (hex is NULL when !ok,
  * error_message is NULL when ok); after done the handle
@@ -99,17 +107,25 @@
 
 typedef enum { PH_START, PH_RESOLVING, PH_CONNECTING, PH_ACTIVE } phase_t;
 
-struct pull {
-    struct event_base *base;
-    pull_callbacks_t cb;
-
-    /* the request */
+/* A source URL taken apart (parse_uri). */
+typedef struct {
     char uri[URI_MAX];          /* for messages */
     char host[HOST_MAX];        /* without IPv6 brackets */
     char host_header[HOST_MAX + 16];
     char target[URI_MAX];       /* path?query */
     int port;
     bool tls, host_is_ip;
+    np_addr_t ip;               /* host_is_ip */
+} url_t;
+
+struct pull {
+    struct event_base *base;
+    pull_callbacks_t cb;
+
+    /* the request */
+    url_t u;
+    const netpolicy_t *policy;
+    char file_name[FILE_NAME_MAX]; /* for the generic message */
     unsigned char pin[EVP_MAX_MD_SIZE];
     size_t pin_len;             /* 0: no pin; 20: SHA-1; 32: SHA-256 */
     int64_t expected_size;
@@ -127,7 +143,8 @@ struct pull {
     /* state */
     phase_t phase;
     bool resolving;   /* inside evdns_getaddrinfo(): it may answer synchronously */
-    bool got_headers;
+    bool got_headers; /* a 200 status line and its headers arrived */
+    bool local;       /* the failure is this process's own (module comment) */
     bool finished;    /* done called or cancelled: every callback ignores the connection */
     bool zombie;      /* released while a name lookup is in flight: free after its callback */
     int depth;        /* > 0 while one of our callbacks runs */
@@ -262,12 +279,14 @@ static void storage_message(const pull_t *p, int err, vapi_message_t *m)
 {
     if (err == ENOSPC || err == EDQUOT)
         vapi_message_set(m, "pull_storage_full",
-                         "There is no space left to store the file from {0}.", p->uri, NULL);
+                         "There is no space left to store the file from {0}.", p->u.uri, NULL);
     else
-        vapi_message_set(m, "pull_storage_failed", "Cannot store the file from {0}: {1}.", p->uri,
+        vapi_message_set(m, "pull_storage_failed", "Cannot store the file from {0}: {1}.", p->u.uri,
                          strerror(err), NULL);
 }
 
+/* Ends the pull once. A failure before a 200 status line arrived that is not local (module
+ * comment of pull.h) reaches the client as the generic message; msg becomes the detail. */
 static void finish(pull_t *p, bool ok, const vapi_message_t *msg)
 {
     if (p->finished)
@@ -283,6 +302,7 @@ static void finish(pull_t *p, bool ok, const vapi_message_t *msg)
         p->w = NULL;
         if (blob_writer_finish(w, hex) != C_OK) {
             storage_message(p, errno, &m);
+            p->local = true;
             ok = false;
             msg = &m;
         }
@@ -291,7 +311,25 @@ static void finish(pull_t *p, bool ok, const vapi_message_t *msg)
         p->w = NULL;
     }
     event_active(p->reaper, EV_TIMEOUT, 1);
-    p->cb.done(p->cb.arg, ok, p->bytes, ok ? hex : NULL, ok ? NULL : msg);
+    pull_result_t r = {.ok = ok, .bytes = p->bytes};
+    vapi_message_t generic;
+    if (ok) {
+        r.hex = hex;
+    } else {
+        r.detail = msg->default_message; /* the args are in it already */
+        r.error_message = msg;
+        r.unreachable = !p->got_headers && !p->local;
+        if (r.unreachable) {
+            if (p->file_name[0])
+                vapi_message_set(&generic, "pull_source_unreachable",
+                                 "The source of file {0} cannot be reached.", p->file_name, NULL);
+            else
+                vapi_message_set(&generic, "pull_source_unreachable",
+                                 "The source of the file cannot be reached.", NULL);
+            r.error_message = &generic;
+        }
+    }
+    p->cb.done(p->cb.arg, &r);
 }
 
 #define FAIL(p, what, ...)                                                                         \
@@ -301,33 +339,40 @@ static void finish(pull_t *p, bool ok, const vapi_message_t *msg)
         finish(p, false, &m_);                                                                     \
     } while (0)
 
+/* A failure of this process (memory, TLS set-up, disk), not of the source: said as it is. */
+#define FAIL_LOCAL(p, what, ...)                                                                   \
+    do {                                                                                           \
+        (p)->local = true;                                                                         \
+        FAIL(p, what, __VA_ARGS__);                                                                \
+    } while (0)
+
 /* Why the connection ended without a response: the most specific reason we know. */
 static void fail_connection(pull_t *p)
 {
     char port[16];
-    snprintf(port, sizeof port, "%d", p->port);
+    snprintf(port, sizeof port, "%d", p->u.port);
     if (p->pin_mismatch) {
         char want[THUMBPRINT_MAX];
         thumb_format(p->pin, p->pin_len, want, sizeof want);
         FAIL(p, "pull_thumbprint_mismatch",
              "The certificate of {0} has the thumbprint {1}, not the expected thumbprint {2}.",
-             p->host, p->seen_thumbprint, want);
+             p->u.host, p->seen_thumbprint, want);
         return;
     }
     if (p->have_verify_error) {
         FAIL(p, "pull_untrusted_certificate",
              "The certificate of {0} is not trusted ({1}). Give the certificate's SHA-1 thumbprint "
              "to accept it.",
-             p->host, X509_verify_cert_error_string(p->verify_error));
+             p->u.host, X509_verify_cert_error_string(p->verify_error));
         return;
     }
-    if (p->tls && p->phase == PH_CONNECTING && p->bev) {
+    if (p->u.tls && p->phase == PH_CONNECTING && p->bev) {
         unsigned long e = bufferevent_get_openssl_error(p->bev);
         if (e) {
             char buf[256];
             ERR_error_string_n(e, buf, sizeof buf);
-            FAIL(p, "pull_tls_failed", "The TLS handshake with {0} port {1} failed: {2}.", p->host,
-                 port, buf);
+            FAIL(p, "pull_tls_failed", "The TLS handshake with {0} port {1} failed: {2}.",
+                 p->u.host, port, buf);
             return;
         }
     }
@@ -340,32 +385,32 @@ static void fail_connection(pull_t *p)
             snprintf(why, sizeof why, ": %s", strerror(err));
         else if (p->http_error < 0) /* evhttp's "connect failed" path, errno already lost */
             snprintf(why, sizeof why, ": the connection was refused or failed");
-        FAIL(p, "pull_connect_failed", "Cannot connect to {0} port {1}{2}.", p->host, port, why);
+        FAIL(p, "pull_connect_failed", "Cannot connect to {0} port {1}{2}.", p->u.host, port, why);
         return;
     }
     switch (p->http_error) {
     case EVREQ_HTTP_TIMEOUT: {
         char s[32];
         i64s(s, sizeof s, p->idle_timeout_ms);
-        FAIL(p, "pull_timed_out", "No data from {0} for {1} ms.", p->uri, s);
+        FAIL(p, "pull_timed_out", "No data from {0} for {1} ms.", p->u.uri, s);
         return;
     }
     case EVREQ_HTTP_INVALID_HEADER:
-        FAIL(p, "pull_bad_response", "The answer of {0} is not valid HTTP.", p->uri);
+        FAIL(p, "pull_bad_response", "The answer of {0} is not valid HTTP.", p->u.uri);
         return;
     case EVREQ_HTTP_DATA_TOO_LONG:
-        FAIL(p, "pull_bad_response", "The answer of {0} has an invalid body encoding.", p->uri);
+        FAIL(p, "pull_bad_response", "The answer of {0} has an invalid body encoding.", p->u.uri);
         return;
     default: {
         char got[32];
         i64s(got, sizeof got, p->bytes);
         if (!p->got_headers)
             FAIL(p, "pull_connection_closed", "{0} closed the connection without answering.",
-                 p->uri);
+                 p->u.uri);
         else
             FAIL(p, "pull_connection_closed",
                  "The connection to {0} ended after {1} bytes, before the whole file arrived.",
-                 p->uri, got);
+                 p->u.uri, got);
         return;
     }
     }
@@ -445,13 +490,13 @@ static SSL *tls_new(pull_t *p)
     if (!ssl)
         return NULL;
     SSL_set_app_data(ssl, p);
-    if (!p->host_is_ip && SSL_set_tlsext_host_name(ssl, p->host) != 1)
+    if (!p->u.host_is_ip && SSL_set_tlsext_host_name(ssl, p->u.host) != 1)
         goto fail;
     if (!p->pin_len) {
         X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-        int ok = p->host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, p->host)
-                               : X509_VERIFY_PARAM_set1_host(param, p->host, 0);
+        int ok = p->u.host_is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, p->u.host)
+                               : X509_VERIFY_PARAM_set1_host(param, p->u.host, 0);
         if (ok != 1)
             goto fail;
     }
@@ -469,7 +514,6 @@ static int header_cb(struct evhttp_request *req, void *arg)
     if (p->finished)
         return -1;
     p->depth++;
-    p->got_headers = true;
     int code = evhttp_request_get_response_code(req);
     struct evkeyvalq *h = evhttp_request_get_input_headers(req);
     if (code != 200) {
@@ -480,12 +524,13 @@ static int header_cb(struct evhttp_request *req, void *arg)
             FAIL(p, "pull_http_status",
                  "{0} answered with HTTP status {1} (a redirect to {2}); redirects are not "
                  "followed.",
-                 p->uri, c, loc);
+                 p->u.uri, c, loc);
         else
-            FAIL(p, "pull_http_status", "{0} answered with HTTP status {1}.", p->uri, c);
+            FAIL(p, "pull_http_status", "{0} answered with HTTP status {1}.", p->u.uri, c);
         p->depth--;
         return -1;
     }
+    p->got_headers = true;
     const char *cl = evhttp_find_header(h, "Content-Length");
     if (cl) {
         char *end;
@@ -499,7 +544,7 @@ static int header_cb(struct evhttp_request *req, void *arg)
         i64s(a, sizeof a, p->content_length);
         i64s(e, sizeof e, p->expected_size);
         FAIL(p, "pull_size_mismatch", "{0} announced {1} bytes, but the file size is {2} bytes.",
-             p->uri, a, e);
+             p->u.uri, a, e);
         p->depth--;
         return -1;
     }
@@ -509,6 +554,7 @@ static int header_cb(struct evhttp_request *req, void *arg)
 
 static void write_failed(pull_t *p, int err)
 {
+    p->local = true;
     vapi_message_t m;
     storage_message(p, err, &m);
     finish(p, false, &m);
@@ -527,7 +573,7 @@ static void chunk_cb(struct evhttp_request *req, void *arg)
             char e[32];
             i64s(e, sizeof e, p->expected_size);
             FAIL(p, "pull_size_mismatch", "{0} sent more than the file size of {1} bytes.",
-                 p->uri, e);
+                 p->u.uri, e);
             break;
         }
         struct evbuffer_iovec v[16];
@@ -574,12 +620,12 @@ static void request_cb(struct evhttp_request *req, void *arg)
         i64s(got, sizeof got, p->bytes);
         if (p->content_length >= 0 && p->bytes != p->content_length) {
             i64s(want, sizeof want, p->content_length);
-            FAIL(p, "pull_size_mismatch", "{0} announced {1} bytes but sent {2}.", p->uri, want,
+            FAIL(p, "pull_size_mismatch", "{0} announced {1} bytes but sent {2}.", p->u.uri, want,
                  got);
         } else if (p->expected_size >= 0 && p->bytes != p->expected_size) {
             i64s(want, sizeof want, p->expected_size);
             FAIL(p, "pull_size_mismatch", "{0} sent {1} bytes, but the file size is {2} bytes.",
-                 p->uri, got, want);
+                 p->u.uri, got, want);
         } else {
             finish(p, true, NULL);
         }
@@ -599,7 +645,7 @@ static void input_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, 
         i64s(lim, sizeof lim, PULL_MAX_BUFFERED);
         p->depth++;
         FAIL(p, "pull_chunk_too_large",
-             "{0} sent a chunk or header larger than {1} bytes, which is not supported.", p->uri,
+             "{0} sent a chunk or header larger than {1} bytes, which is not supported.", p->u.uri,
              lim);
         p->depth--;
     }
@@ -639,16 +685,16 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
         event_add(p->timer, &tv);
     } else if (active) {
         i64s(ms, sizeof ms, p->idle_timeout_ms);
-        FAIL(p, "pull_timed_out", "No data from {0} for {1} ms.", p->uri, ms);
+        FAIL(p, "pull_timed_out", "No data from {0} for {1} ms.", p->u.uri, ms);
     } else {
         i64s(ms, sizeof ms, p->connect_timeout_ms);
         char port[16];
-        snprintf(port, sizeof port, "%d", p->port);
+        snprintf(port, sizeof port, "%d", p->u.port);
         if (p->phase == PH_RESOLVING)
-            FAIL(p, "pull_timed_out", "Cannot resolve {0} within {1} ms.", p->host, ms);
+            FAIL(p, "pull_timed_out", "Cannot resolve {0} within {1} ms.", p->u.host, ms);
         else
-            FAIL(p, "pull_timed_out", "Cannot connect to {0} port {1} within {2} ms{3}.", p->host,
-                 port, ms, p->tls ? " (TCP and TLS handshake)" : "");
+            FAIL(p, "pull_timed_out", "Cannot connect to {0} port {1} within {2} ms{3}.", p->u.host,
+                 port, ms, p->u.tls ? " (TCP and TLS handshake)" : "");
     }
     p->depth--;
 }
@@ -658,33 +704,33 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 static void connect_now(pull_t *p)
 {
     p->phase = PH_CONNECTING;
-    if (p->tls) {
+    if (p->u.tls) {
         SSL *ssl = tls_new(p);
         if (ssl)
             p->bev = bufferevent_openssl_socket_new(p->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                                     BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
         if (!p->bev) {
             SSL_free(ssl);
-            FAIL(p, "pull_tls_failed", "Cannot set up TLS for {0}.", p->uri);
+            FAIL_LOCAL(p, "pull_tls_failed", "Cannot set up TLS for {0}.", p->u.uri);
             return;
         }
         bufferevent_openssl_set_allow_dirty_shutdown(p->bev, 1);
     } else {
         p->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
         if (!p->bev) {
-            FAIL(p, "pull_connect_failed", "Cannot set up a connection for {0}.", p->uri);
+            FAIL_LOCAL(p, "pull_connect_failed", "Cannot set up a connection for {0}.", p->u.uri);
             return;
         }
     }
     if (!evbuffer_add_cb(bufferevent_get_input(p->bev), input_cb, p) ||
         !evbuffer_add_cb(bufferevent_get_output(p->bev), output_cb, p)) {
-        FAIL(p, "pull_connect_failed", "Cannot set up a connection for {0}.", p->uri);
+        FAIL_LOCAL(p, "pull_connect_failed", "Cannot set up a connection for {0}.", p->u.uri);
         return;
     }
     p->evcon = evhttp_connection_base_bufferevent_new(p->base, NULL, p->bev, p->addr,
-                                                      (ev_uint16_t)p->port);
+                                                      (ev_uint16_t)p->u.port);
     if (!p->evcon) {
-        FAIL(p, "pull_connect_failed", "Cannot set up a connection for {0}.", p->uri);
+        FAIL_LOCAL(p, "pull_connect_failed", "Cannot set up a connection for {0}.", p->u.uri);
         return;
     }
     /* Backstop only (module comment): well above both of our timers. */
@@ -698,20 +744,59 @@ static void connect_now(pull_t *p)
 
     struct evhttp_request *req = evhttp_request_new(request_cb, p);
     if (!req) {
-        FAIL(p, "pull_connect_failed", "Cannot set up a request for {0}.", p->uri);
+        FAIL_LOCAL(p, "pull_connect_failed", "Cannot set up a request for {0}.", p->u.uri);
         return;
     }
     evhttp_request_set_header_cb(req, header_cb);
     evhttp_request_set_chunked_cb(req, chunk_cb);
     evhttp_request_set_error_cb(req, error_cb);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Host", p->host_header);
+    evhttp_add_header(h, "Host", p->u.host_header);
     evhttp_add_header(h, "User-Agent", PULL_USER_AGENT);
     evhttp_add_header(h, "Accept", "*/*");
     evhttp_add_header(h, "Connection", "close");
     /* The callbacks a failing connect may run at once only record (finished is checked). */
-    if (evhttp_make_request(p->evcon, req, EVHTTP_REQ_GET, p->target) != 0 && !p->finished)
-        FAIL(p, "pull_connect_failed", "Cannot start the request for {0}.", p->uri);
+    if (evhttp_make_request(p->evcon, req, EVHTTP_REQ_GET, p->u.target) != 0 && !p->finished)
+        FAIL(p, "pull_connect_failed", "Cannot start the request for {0}.", p->u.uri);
+}
+
+/* Every address of the answer is judged, and one refused address refuses the name: which of
+ * them a connection would use must not decide. The connection goes to the first one, as
+ * text evhttp parses without any lookup. */
+static void connect_checked(pull_t *p, const struct evutil_addrinfo *ai)
+{
+    np_addr_t use;
+    bool have = false;
+    for (const struct evutil_addrinfo *a = ai; a; a = a->ai_next) {
+        np_addr_t na;
+        if (a->ai_family == AF_INET)
+            np_addr_from_bytes(&na, &((const struct sockaddr_in *)a->ai_addr)->sin_addr, 4);
+        else if (a->ai_family == AF_INET6)
+            np_addr_from_bytes(&na, &((const struct sockaddr_in6 *)a->ai_addr)->sin6_addr, 16);
+        else
+            continue;
+        np_class_t c = netpolicy_check(p->policy, &na, p->u.port);
+        if (c != NP_PUBLIC) {
+            char text[NP_ADDR_TEXT], port[16];
+            np_addr_format(&na, text, sizeof text);
+            snprintf(port, sizeof port, "%d", p->u.port);
+            FAIL(p, "pull_address_refused",
+                 "The host name {0} resolves to {1} (port {2}), which is refused ({3}).",
+                 p->u.host, text, port, np_class_name(c));
+            return;
+        }
+        if (!have) {
+            use = na;
+            have = true;
+        }
+    }
+    if (!have) {
+        FAIL(p, "pull_resolve_failed", "Cannot resolve the host name {0}: no address.",
+             p->u.host);
+        return;
+    }
+    np_addr_format(&use, p->addr, sizeof p->addr);
+    connect_now(p);
 }
 
 static void dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
@@ -727,18 +812,11 @@ static void dns_cb(int result, struct evutil_addrinfo *ai, void *arg)
         return;
     }
     p->depth++;
-    if (result != 0 || !ai) {
-        FAIL(p, "pull_resolve_failed", "Cannot resolve the host name {0}: {1}.", p->host,
+    if (result != 0 || !ai)
+        FAIL(p, "pull_resolve_failed", "Cannot resolve the host name {0}: {1}.", p->u.host,
              result ? evutil_gai_strerror(result) : "no address");
-    } else {
-        const void *a = ai->ai_family == AF_INET6
-                            ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-                            : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-        if (!evutil_inet_ntop(ai->ai_family, a, p->addr, sizeof p->addr))
-            FAIL(p, "pull_resolve_failed", "Cannot resolve the host name {0}.", p->host);
-        else
-            connect_now(p);
-    }
+    else
+        connect_checked(p, ai);
     if (ai)
         evutil_freeaddrinfo(ai);
     p->depth--;
@@ -757,8 +835,8 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
     struct timeval tv;
     tv_ms(&tv, p->connect_timeout_ms);
     event_add(p->timer, &tv);
-    if (p->host_is_ip) {
-        copy_str(p->addr, sizeof p->addr, p->host);
+    if (p->u.host_is_ip) {
+        copy_str(p->addr, sizeof p->addr, p->u.host);
         connect_now(p);
     } else {
         p->phase = PH_RESOLVING;
@@ -770,7 +848,7 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
                 evdns_base_load_hosts(p->dns, "/etc/hosts");
         }
         if (!p->dns) {
-            FAIL(p, "pull_resolve_failed", "Cannot resolve the host name {0}.", p->host);
+            FAIL(p, "pull_resolve_failed", "Cannot resolve the host name {0}.", p->u.host);
         } else {
             struct evutil_addrinfo hints;
             memset(&hints, 0, sizeof hints);
@@ -779,10 +857,10 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
             hints.ai_protocol = IPPROTO_TCP;
             hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
             char port[16];
-            snprintf(port, sizeof port, "%d", p->port);
+            snprintf(port, sizeof port, "%d", p->u.port);
             p->resolving = true;
             struct evdns_getaddrinfo_request *r =
-                evdns_getaddrinfo(p->dns, p->host, port, &hints, dns_cb, p);
+                evdns_getaddrinfo(p->dns, p->u.host, port, &hints, dns_cb, p);
             if (p->resolving) /* not answered synchronously */
                 p->dns_req = r;
         }
@@ -790,80 +868,122 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
     p->depth--;
 }
 
-static int bad_uri(vapi_failure_t *f, const char *uri, const char *why)
+#define SOURCE_FIELD "source_endpoint.uri"
+
+static int bad_uri(vapi_failure_t *f, const char *field, const char *uri, const char *why)
 {
     return vapi_fail(f, VAPI_INVALID_ARGUMENT, "pull_bad_uri",
-                     "The source URI {0} cannot be used: {1}.", uri ? uri : "", why, NULL);
+                     "The field {0} has an invalid value '{1}': {2}.", field, uri ? uri : "", why,
+                     NULL);
 }
 
-/* Fills the URL parts of p; C_ERR with f filled. */
-static int parse_uri(pull_t *p, const char *uri, vapi_failure_t *f)
+/* Takes a source URL apart into u; C_ERR with f filled (naming field). */
+static int parse_uri(url_t *out, const char *uri, const char *field, vapi_failure_t *f)
 {
     if (!uri || !*uri)
-        return bad_uri(f, uri, "no URI");
-    if (copy_str(p->uri, sizeof p->uri, uri) != C_OK)
-        return bad_uri(f, uri, "too long");
+        return bad_uri(f, field, uri, "no URI");
+    if (copy_str(out->uri, sizeof out->uri, uri) != C_OK)
+        return bad_uri(f, field, uri, "too long");
     struct evhttp_uri *u = evhttp_uri_parse(uri);
     if (!u)
-        return bad_uri(f, uri, "not a valid URI");
+        return bad_uri(f, field, uri, "not a valid URI");
     int rc = C_ERR;
     const char *scheme = evhttp_uri_get_scheme(u);
     const char *host = evhttp_uri_get_host(u);
     const char *path = evhttp_uri_get_path(u);
     const char *query = evhttp_uri_get_query(u);
     if (!scheme || (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
-        bad_uri(f, uri, "only http and https are supported");
+        bad_uri(f, field, uri, "only http and https are supported");
         goto out;
     }
-    p->tls = strcasecmp(scheme, "https") == 0;
+    out->tls = strcasecmp(scheme, "https") == 0;
     if (!host || !*host) {
-        bad_uri(f, uri, "no host");
+        bad_uri(f, field, uri, "no host");
         goto out;
     }
     if (evhttp_uri_get_userinfo(u)) {
-        bad_uri(f, uri, "credentials in the URI are not supported");
+        bad_uri(f, field, uri, "credentials in the URI are not supported");
         goto out;
     }
     size_t hl = strlen(host);
     if (host[0] == '[') { /* IPv6 literal (IPvFuture fails the check below) */
-        if (hl < 3 || hl - 2 >= sizeof p->host) {
-            bad_uri(f, uri, "invalid host");
+        if (hl < 3 || hl - 2 >= sizeof out->host) {
+            bad_uri(f, field, uri, "invalid host");
             goto out;
         }
-        memcpy(p->host, host + 1, hl - 2);
-        p->host[hl - 2] = '\0';
-    } else if (copy_str(p->host, sizeof p->host, host) != C_OK) {
-        bad_uri(f, uri, "host name too long");
+        memcpy(out->host, host + 1, hl - 2);
+        out->host[hl - 2] = '\0';
+    } else if (copy_str(out->host, sizeof out->host, host) != C_OK) {
+        bad_uri(f, field, uri, "host name too long");
         goto out;
     }
-    struct in6_addr a6;
-    struct in_addr a4;
-    p->host_is_ip = evutil_inet_pton(AF_INET, p->host, &a4) == 1 ||
-                    evutil_inet_pton(AF_INET6, p->host, &a6) == 1;
-    if (host[0] == '[' && !p->host_is_ip) {
-        bad_uri(f, uri, "invalid host");
+    /* Brackets hold an IPv6 address and nothing else; without them, a strict IPv4 literal or
+     * a name. A number in another form ("127.1", "0x7f000001", "127.0.0.1.") is read as an
+     * address by some resolvers and as a name by others: refused as ambiguous. */
+    out->host_is_ip = np_addr_parse(out->host, &out->ip) == C_OK &&
+                      (host[0] == '[') == (out->ip.family == 6);
+    if ((host[0] == '[' || strchr(out->host, ':')) && !out->host_is_ip) {
+        bad_uri(f, field, uri, "invalid host");
+        goto out;
+    }
+    if (!out->host_is_ip && np_host_is_numeric(out->host)) {
+        bad_uri(f, field, uri,
+                "its host is a number but not an IPv4 address in dotted decimal form");
         goto out;
     }
     int port = evhttp_uri_get_port(u);
-    int dflt = p->tls ? 443 : 80;
+    int dflt = out->tls ? 443 : 80;
     if (port == 0 || port > 65535) {
-        bad_uri(f, uri, "invalid port");
+        bad_uri(f, field, uri, "invalid port");
         goto out;
     }
-    p->port = port < 0 ? dflt : port;
-    if (p->port == dflt)
-        snprintf(p->host_header, sizeof p->host_header, "%s", host);
+    out->port = port < 0 ? dflt : port;
+    if (out->port == dflt)
+        snprintf(out->host_header, sizeof out->host_header, "%s", host);
     else
-        snprintf(p->host_header, sizeof p->host_header, "%s:%d", host, p->port);
-    int n = snprintf(p->target, sizeof p->target, "%s%s%s", path && *path ? path : "/",
+        snprintf(out->host_header, sizeof out->host_header, "%s:%d", host, out->port);
+    int n = snprintf(out->target, sizeof out->target, "%s%s%s", path && *path ? path : "/",
                      query ? "?" : "", query ? query : "");
-    if (n < 0 || (size_t)n >= sizeof p->target) {
-        bad_uri(f, uri, "too long");
+    if (n < 0 || (size_t)n >= sizeof out->target) {
+        bad_uri(f, field, uri, "too long");
         goto out;
     }
     rc = C_OK;
 out:
     evhttp_uri_free(u);
+    return rc;
+}
+
+/* A literal address is judged before anything starts: the client knows the address it
+ * wrote, so saying that it is refused tells nothing new (which rule refused it is not said). */
+static int check_literal(const netpolicy_t *policy, const url_t *u, const char *field,
+                         vapi_failure_t *f)
+{
+    if (!u->host_is_ip || netpolicy_check(policy, &u->ip, u->port) == NP_PUBLIC)
+        return C_OK;
+    char addr[NP_ADDR_TEXT];
+    np_addr_format(&u->ip, addr, sizeof addr);
+    return vapi_fail(f, VAPI_INVALID_ARGUMENT, "pull_address_refused",
+                     "The field {0} names the address {1}, which this server does not pull "
+                     "from.",
+                     field, addr, NULL);
+}
+
+int pull_check_source(const netpolicy_t *policy, const char *uri, const char *field,
+                      vapi_failure_t *f)
+{
+    if (!policy)
+        return vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "pull_no_policy",
+                         "No PULL egress policy is set.", NULL);
+    url_t *u = calloc(1, sizeof *u);
+    if (!u)
+        return vapi_fail(f, VAPI_UNABLE_TO_ALLOCATE_RESOURCE, "pull_no_memory", "Out of memory.",
+                         NULL);
+    const char *name = field && *field ? field : SOURCE_FIELD;
+    int rc = parse_uri(u, uri, name, f);
+    if (rc == C_OK)
+        rc = check_literal(policy, u, name, f);
+    free(u);
     return rc;
 }
 
@@ -888,16 +1008,24 @@ pull_t *pull_start(struct event_base *base, const pull_request_t *rq, const pull
                                                        : PULL_CONNECT_TIMEOUT_MS;
     p->idle_timeout_ms = rq->idle_timeout_ms > 0 ? rq->idle_timeout_ms : PULL_IDLE_TIMEOUT_MS;
 
-    if (parse_uri(p, rq->uri, f) != C_OK)
+    if (!rq->policy) {
+        vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "pull_no_policy",
+                  "No PULL egress policy is set.", NULL);
         goto fail;
-    if (p->tls && rq->thumbprint && *rq->thumbprint &&
+    }
+    p->policy = rq->policy;
+    copy_str(p->file_name, sizeof p->file_name, rq->file_name ? rq->file_name : "");
+    if (parse_uri(&p->u, rq->uri, SOURCE_FIELD, f) != C_OK ||
+        check_literal(p->policy, &p->u, SOURCE_FIELD, f) != C_OK)
+        goto fail;
+    if (p->u.tls && rq->thumbprint && *rq->thumbprint &&
         thumb_parse(rq->thumbprint, p->pin, &p->pin_len) != C_OK) {
         vapi_fail(f, VAPI_INVALID_ARGUMENT, "pull_bad_thumbprint",
                   "The SSL certificate thumbprint {0} is not a SHA-1 thumbprint (AA:BB:...).",
                   rq->thumbprint, NULL);
         goto fail;
     }
-    if (p->tls && !tls_ctx(p->pin_len > 0)) {
+    if (p->u.tls && !tls_ctx(p->pin_len > 0)) {
         vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "pull_tls_setup_failed",
                   "Cannot set up TLS (certificate store).", NULL);
         goto fail;

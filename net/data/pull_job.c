@@ -114,11 +114,20 @@ static void record_end(pull_job_t *job, transfer_event_t ev, const session_file_
                        r, on_end_recorded, job);
 }
 
-/* The fetch ended (once): READY with what arrived if the checksum holds, else ERROR. */
-static void on_pull_done(void *arg, bool ok, int64_t bytes, const char *hex,
-                         const vapi_message_t *error_message) {
+/* The fetch ended (once): READY with what arrived if the checksum holds, else ERROR. The
+ * operator's log gets the whole story of a failure; the file's error_message only what the
+ * client may see (net/data/pull.h). */
+static void on_pull_done(void *arg, const pull_result_t *res) {
     pull_job_t *job = arg;
     job->pull = NULL;
+    bool ok = res->ok;
+    int64_t bytes = res->bytes;
+    const char *hex = res->hex;
+    const vapi_message_t *error_message = res->error_message;
+    if (!ok)
+        fprintf(stderr, "update-sessiond: pull of %s in %s from %s failed: %s\n", job->file.name,
+                job->x.session_id, job->file.source_uri,
+                res->detail ? res->detail : error_message->default_message);
     session_file_t r = job->file;
     r.bytes_transferred = bytes;
     vapi_message_t why;
@@ -164,6 +173,10 @@ static void on_lost(void *arg, mover_loss_t why, const char *detail) {
     job_stop(job);
 }
 
+int data_pull_check(data_plane_t *dp, const char *uri, const char *field, vapi_failure_t *f) {
+    return pull_check_source(&dp->policy, uri, field, f);
+}
+
 void data_pull_start(data_plane_t *dp, const char *session_id, const session_file_t *f) {
     pull_job_t *job = calloc(1, sizeof(*job));
     if (!job) return; /* the lease lapses: the file reads ERROR */
@@ -175,6 +188,8 @@ void data_pull_start(data_plane_t *dp, const char *session_id, const session_fil
     xfer_link(dp, &job->x);
     job->linked = true;
     pull_request_t rq = {
+        .policy = &dp->policy,
+        .file_name = f->name,
         .uri = f->source_uri,
         .thumbprint = f->source_thumbprint,
         .algorithm = f->expected.present ? f->expected.algorithm : CHECKSUM_SHA1,
@@ -187,7 +202,8 @@ void data_pull_start(data_plane_t *dp, const char *session_id, const session_fil
     vapi_failure_t fail;
     job->pull = pull_start(dp->base, &rq, &cb, &fail);
     if (!job->pull) {
-        on_pull_done(job, false, 0, NULL, &fail.msg);
+        pull_result_t res = {.error_message = &fail.msg};
+        on_pull_done(job, &res);
         return;
     }
     /* The lease was granted by the store_file_add that answered just now; counting it from

@@ -62,7 +62,8 @@ SESSION_TIMEOUT_S = 8
 SWEEP_MS = 250
 COMMON_ARGS = ["--transfer-lease-ms", str(LEASE_MS), "--janitor-interval-ms", "200",
                "--scan-interval-s", "1", "--orphan-grace-s", "2",
-               "--session-timeout", str(SESSION_TIMEOUT_S), "--sweep-interval-ms", str(SWEEP_MS)]
+               "--session-timeout", str(SESSION_TIMEOUT_S), "--sweep-interval-ms", str(SWEEP_MS),
+               "--pull-allow", "127.0.0.1/32"]  # the PULL sources run on loopback
 DEATH_WAIT_S = 15.0        # A reaches its fault point within this
 LAPSE_WAIT_S = LEASE_MS / 1000.0 + 5.0
 SETTLE_S = 15.0            # the invariants hold within this after recovery

@@ -405,6 +405,8 @@ class FilesCase(ApiTestCase):
 
 class AddTest(FilesCase, ServerTestCase):
 
+    server_args = ("--pull-allow", "127.0.0.1/32")  # test_add_pull: a loopback source
+
     def test_add_push(self):
         _, sid = self.new_session(self.admin)
         info = self.add(self.admin, sid, push_spec("disk.iso"))

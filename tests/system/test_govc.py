@@ -382,6 +382,8 @@ class GovcLibraryTest(GovcCase):
 
 class GovcImportTest(GovcCase):
 
+    server_args = ("--pull-allow", "127.0.0.1/32")  # -pull fetches from a loopback server
+
     def test_import_plain_file(self):
         lib, _ = self.make_library()
         data = os.urandom(300 * 1024 + 7)

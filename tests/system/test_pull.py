@@ -30,6 +30,8 @@ GATE_MAX_S = 30.0             # a held body is released after this whatever happ
 STARTED_WAIT_S = 10.0         # the server starts fetching within this after add
 PULL_END_WAIT_S = 30.0        # a released pull ends (session DONE/ERROR) within this
 TERMINAL = ("DONE", "ERROR", "CANCELED")
+# The sources run on loopback, which the PULL egress policy refuses unless allowed.
+ALLOW_LOOPBACK = ("--pull-allow", "127.0.0.1/32")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,6 +238,8 @@ class PullCase(FilesCase):
 
 class PullHttpTest(PullCase, ServerTestCase):
 
+    server_args = ALLOW_LOOPBACK
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -400,6 +404,8 @@ class PullHttpTest(PullCase, ServerTestCase):
 # ---------------------------------------------------------------------------------------------
 
 class PullHttpsTest(PullCase, ServerTestCase):
+
+    server_args = ALLOW_LOOPBACK
 
     @classmethod
     def setUpClass(cls):

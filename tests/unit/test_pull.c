@@ -11,7 +11,11 @@
  * the buffering limit; https with the right thumbprint (also via "localhost": name resolution
  * and SNI), a wrong one (the request is never sent) and none (self-signed: untrusted); TLS
  * against a plain server; cancel (before the loop ran, mid-transfer, from progress, during name
- * resolution); requests refused by pull_start. Every wait is bounded. */
+ * resolution); requests refused by pull_start. The egress policy: literal addresses refused at
+ * start (and by pull_check_source, naming the field), a name resolving to a refused address
+ * (nothing connects), this process's own endpoint. Failures before a 200 give the one generic
+ * message (the precise story is in the detail); failures after it keep their own. Every wait
+ * is bounded. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -44,6 +48,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
+#include "core/netpolicy.h"
 #include "store/blob.h"
 #include "net/data/pull.h"
 
@@ -54,11 +59,16 @@
 #define WAIT_MS 10000
 #define TRICKLE_PIECE 10240
 #define TRICKLE_PIECES 25
+#define FILE_NAME "f.bin"
+#define UNREACHABLE_ID "com.vmware.vdcs.cls-main.pull_source_unreachable"
+#define UNREACHABLE_TEXT "The source of file " FILE_NAME " cannot be reached."
 
 static unsigned char *body;
 static char body_sha256[CHECKSUM_MAX], body_sha1[CHECKSUM_MAX];
 static char certdir[64], cert_pem[128], key_pem[128];
 static char thumb[THUMBPRINT_MAX]; /* "AA:BB:..." of the test certificate */
+static netpolicy_t allow_loopback;  /* 127.0.0.1/32 and ::1/128 allowed: the test servers */
+static netpolicy_t strict;          /* nothing allowed */
 
 /* ---------- the world of one test ---------- */
 
@@ -95,6 +105,9 @@ typedef struct {
     int64_t bytes;
     char hex[CHECKSUM_MAX];
     vapi_message_t msg;
+    char detail[MSG_TEXT_MAX];
+    bool unreachable;
+    const netpolicy_t *policy; /* NULL: allow_loopback */
     int progress_calls;
     int64_t progress_bytes[16];
     struct timespec progress_at[16];
@@ -348,21 +361,25 @@ static void on_progress(void *arg, int64_t bytes)
     }
 }
 
-static void on_done(void *arg, bool ok, int64_t bytes, const char *hex, const vapi_message_t *m)
+static void on_done(void *arg, const pull_result_t *r)
 {
     (void)arg;
     W.done_calls++;
-    W.ok = ok;
-    W.bytes = bytes;
+    W.ok = r->ok;
+    W.bytes = r->bytes;
     W.p = NULL;
-    if (ok) {
-        assert_non_null(hex);
-        assert_null(m);
-        snprintf(W.hex, sizeof W.hex, "%s", hex);
+    if (r->ok) {
+        assert_non_null(r->hex);
+        assert_null(r->error_message);
+        assert_null(r->detail);
+        snprintf(W.hex, sizeof W.hex, "%s", r->hex);
     } else {
-        assert_non_null(m);
-        W.msg = *m;
-        printf("      done: %s\n", m->default_message);
+        assert_non_null(r->error_message);
+        assert_non_null(r->detail);
+        W.msg = *r->error_message;
+        W.unreachable = r->unreachable;
+        snprintf(W.detail, sizeof W.detail, "%s", r->detail);
+        printf("      done: %s [detail: %s]\n", W.msg.default_message, W.detail);
     }
 }
 
@@ -377,6 +394,8 @@ typedef struct {
 static pull_t *start(const char *uri, opts_t o, vapi_failure_t *f)
 {
     pull_request_t rq = {
+        .policy = W.policy ? W.policy : &allow_loopback,
+        .file_name = FILE_NAME,
         .uri = uri,
         .thumbprint = o.thumbprint,
         .algorithm = o.alg,
@@ -454,14 +473,35 @@ static void check_staged(const char *blob, size_t len)
     free(buf);
 }
 
+/* A failure after a 200 arrived (or a local one): the client sees the precise message. */
 static void expect_error(const char *needle)
 {
     assert_int_equal(W.done_calls, 1);
     assert_false(W.ok);
+    assert_false(W.unreachable);
     if (!strstr(W.msg.default_message, needle))
         fail_msg("message \"%s\" lacks \"%s\"", W.msg.default_message, needle);
+    assert_string_equal(W.detail, W.msg.default_message);
     assert_true(strncmp(W.msg.id, "com.vmware.vdcs.cls-main.pull_", 30) == 0);
+    assert_string_not_equal(W.msg.id, UNREACHABLE_ID);
     assert_int_equal(staged_files(), 0); /* the .part is gone */
+}
+
+/* A failure before a 200 arrived: the client sees the one generic message (whatever the
+ * reason, so PULL is no port scanner); the detail (for the log) has the reason. */
+static void expect_unreachable(const char *needle)
+{
+    assert_int_equal(W.done_calls, 1);
+    assert_false(W.ok);
+    assert_true(W.unreachable);
+    assert_string_equal(W.msg.id, UNREACHABLE_ID);
+    assert_string_equal(W.msg.default_message, UNREACHABLE_TEXT);
+    assert_int_equal(W.msg.nargs, 1);
+    assert_string_equal(W.msg.args[0], FILE_NAME);
+    if (!strstr(W.detail, needle))
+        fail_msg("detail \"%s\" lacks \"%s\"", W.detail, needle);
+    assert_int_equal(W.bytes, 0);
+    assert_int_equal(staged_files(), 0);
 }
 
 /* ---------- fixtures ---------- */
@@ -486,6 +526,12 @@ static int group_setup(void **state)
         x ^= x << 17;
         body[i] = (unsigned char)x;
     }
+    char why[NP_WHY_MAX];
+    memset(&strict, 0, sizeof strict);
+    memset(&allow_loopback, 0, sizeof allow_loopback);
+    if (np_cidr_list_parse("127.0.0.1/32,::1/128", allow_loopback.allow, NP_ALLOW_MAX,
+                           &allow_loopback.nallow, why, sizeof why) != C_OK)
+        return -1;
     digest_hex(EVP_sha256(), body, BODY_LEN, body_sha256);
     digest_hex(EVP_sha1(), body, BODY_LEN, body_sha1);
 
@@ -603,7 +649,7 @@ static void test_http_404(void **state)
     assert_non_null(start(url("http", "127.0.0.1", W.port, "/nothing"),
                           (opts_t){.expected = -1}, &f));
     run(WAIT_MS, true);
-    expect_error("HTTP status 404");
+    expect_unreachable("HTTP status 404");
 }
 
 static void test_redirect_not_followed(void **state)
@@ -613,8 +659,9 @@ static void test_redirect_not_followed(void **state)
     assert_non_null(start(url("http", "127.0.0.1", W.port, "/redirect"),
                           (opts_t){.expected = -1}, &f));
     run(WAIT_MS, true);
-    expect_error("HTTP status 302");
-    expect_error("http://elsewhere/x");
+    expect_unreachable("HTTP status 302");
+    expect_unreachable("http://elsewhere/x");
+    assert_int_equal(W.http_requests, 1); /* and nothing went to elsewhere */
 }
 
 static void test_size_announced_mismatch(void **state)
@@ -668,7 +715,7 @@ static void test_idle_timeout_no_answer(void **state)
                           (opts_t){.expected = -1, .idle_ms = 300, .connect_ms = 5000}, &f));
     run(WAIT_MS, true);
     int64_t took = ms_since(&W.started);
-    expect_error("No data from");
+    expect_unreachable("No data from");
     if (took < 300 || took >= 2000)
         fail_msg("took %lld ms", (long long)took);
 }
@@ -686,7 +733,7 @@ static void test_connect_refused(void **state)
     vapi_failure_t f;
     assert_non_null(start(url("http", "127.0.0.1", port, "/"), (opts_t){.expected = -1}, &f));
     run(WAIT_MS, true);
-    expect_error("Cannot connect to 127.0.0.1 port");
+    expect_unreachable("Cannot connect to 127.0.0.1 port");
 }
 
 static void test_connect_timeout_tls_handshake(void **state)
@@ -700,7 +747,7 @@ static void test_connect_timeout_tls_handshake(void **state)
                           &f));
     run(WAIT_MS, true);
     int64_t took = ms_since(&W.started);
-    expect_error("within 300 ms");
+    expect_unreachable("within 300 ms");
     if (took < 300 || took >= 2000)
         fail_msg("took %lld ms", (long long)took);
 }
@@ -828,9 +875,9 @@ static void test_https_wrong_thumbprint(void **state)
     assert_non_null(start(url("https", "127.0.0.1", W.tls_port, "/big"),
                           (opts_t){.thumbprint = wrong, .expected = -1}, &f));
     run(WAIT_MS, true);
-    expect_error("thumbprint");
-    assert_non_null(strstr(W.msg.default_message, thumb)); /* what the server has */
-    assert_non_null(strstr(W.msg.default_message, wrong)); /* what we expected */
+    expect_unreachable("thumbprint");
+    assert_non_null(strstr(W.detail, thumb)); /* what the server has */
+    assert_non_null(strstr(W.detail, wrong)); /* what we expected */
     assert_int_equal(W.https_requests, 0); /* the request never left */
 }
 
@@ -841,8 +888,8 @@ static void test_https_untrusted_without_thumbprint(void **state)
     assert_non_null(start(url("https", "127.0.0.1", W.tls_port, "/big"),
                           (opts_t){.thumbprint = "", .expected = -1}, &f));
     run(WAIT_MS, true);
-    expect_error("is not trusted");
-    expect_error("self-signed");
+    expect_unreachable("is not trusted");
+    expect_unreachable("self-signed");
     assert_int_equal(W.https_requests, 0);
 }
 
@@ -853,7 +900,7 @@ static void test_https_to_plain_server(void **state)
     assert_non_null(start(url("https", "127.0.0.1", W.port, "/big"),
                           (opts_t){.thumbprint = thumb, .expected = -1}, &f));
     run(WAIT_MS, true);
-    expect_error("TLS handshake with 127.0.0.1");
+    expect_unreachable("TLS handshake with 127.0.0.1");
 }
 
 static void test_cancel(void **state)
@@ -930,9 +977,15 @@ static void test_start_refusals(void **state)
     pull_cancel(W.p);
     W.p = NULL;
     /* the storage cannot take the file: refused at once */
-    pull_request_t rq = {.uri = "http://127.0.0.1/x", .expected_size = -1, .storage_dir = W.dir,
-                         .session_id = "../bad:id", .blob = "b"};
+    pull_request_t rq = {.policy = &allow_loopback, .uri = "http://127.0.0.1/x",
+                         .expected_size = -1, .storage_dir = W.dir, .session_id = "../bad:id",
+                         .blob = "b"};
     pull_callbacks_t cb = {.done = on_done};
+    assert_null(pull_start(W.base, &rq, &cb, &f));
+    assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
+    /* no policy: refused */
+    rq.policy = NULL;
+    rq.session_id = SID;
     assert_null(pull_start(W.base, &rq, &cb, &f));
     assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
     /* two pulls of the same blob: the second cannot create the file */
@@ -942,6 +995,153 @@ static void test_start_refusals(void **state)
     pull_cancel(first);
     W.p = NULL;
     assert_int_equal(W.done_calls, 0);
+}
+
+/* Literal addresses the policy refuses never start: pull_start and pull_check_source refuse
+ * them (INVALID_ARGUMENT naming the field), and nothing connects. */
+static void test_policy_literal_refused(void **state)
+{
+    (void)state;
+    W.policy = &strict;
+    char u4[64], u6[64], mapped[64];
+    snprintf(u4, sizeof u4, "http://127.0.0.1:%d/big", W.port);
+    snprintf(u6, sizeof u6, "http://[::1]:%d/big", W.port);
+    snprintf(mapped, sizeof mapped, "http://[::ffff:127.0.0.1]:%d/big", W.port);
+    const char *refused[] = {u4, u6, mapped, "http://10.0.0.1/x", "https://169.254.169.254/x",
+                             "http://0.0.0.0/x", "http://[::]/x", "http://[fe80::1]/x",
+                             "http://255.255.255.255/x", "http://100.64.0.1/x"};
+    vapi_failure_t f;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        memset(&f, 0, sizeof f);
+        assert_null(start(refused[i], (opts_t){.expected = -1}, &f));
+        assert_int_equal(f.type, VAPI_INVALID_ARGUMENT);
+        assert_string_equal(f.msg.id, "com.vmware.vdcs.cls-main.pull_address_refused");
+        assert_non_null(strstr(f.msg.default_message, "source_endpoint.uri"));
+        memset(&f, 0, sizeof f);
+        assert_int_equal(pull_check_source(&strict, refused[i], "file_spec.source_endpoint.uri",
+                                           &f),
+                         C_ERR);
+        assert_int_equal(f.type, VAPI_INVALID_ARGUMENT);
+        assert_non_null(strstr(f.msg.default_message, "file_spec.source_endpoint.uri"));
+        /* which rule refused it is not said */
+        assert_null(strstr(f.msg.default_message, "loopback"));
+        assert_null(strstr(f.msg.default_message, "private"));
+    }
+    /* numbers in other forms: refused whatever the policy (ambiguous) */
+    const char *numeric[] = {"http://127.1/x", "http://2130706433/x", "http://0x7f000001/x",
+                             "http://0x7f.0.0.1/x", "http://127.0.0.1./x", "http://0177.0.0.1/x"};
+    for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
+        memset(&f, 0, sizeof f);
+        assert_int_equal(pull_check_source(&allow_loopback, numeric[i], "source_endpoint.uri",
+                                           &f),
+                         C_ERR);
+        assert_int_equal(f.type, VAPI_INVALID_ARGUMENT);
+        assert_non_null(strstr(f.msg.default_message, "dotted decimal"));
+    }
+    /* allowed by the policy: accepted; a public address or a name: accepted (names are judged
+     * when resolved) */
+    assert_int_equal(pull_check_source(&allow_loopback, u4, NULL, &f), C_OK);
+    assert_int_equal(pull_check_source(&allow_loopback, u6, NULL, &f), C_OK);
+    assert_int_equal(pull_check_source(&strict, "http://198.51.100.7/x", NULL, &f), C_OK);
+    assert_int_equal(pull_check_source(&strict, "https://[2001:db8::1]:8443/x", NULL, &f), C_OK);
+    assert_int_equal(pull_check_source(&strict, "http://localhost/x", NULL, &f), C_OK);
+    /* malformed: named */
+    assert_int_equal(pull_check_source(&strict, "http://u:p@h/x", "a.b", &f), C_ERR);
+    assert_non_null(strstr(f.msg.default_message, "a.b"));
+    assert_int_equal(pull_check_source(&strict, "http://[1.2.3.4]/x", "a.b", &f), C_ERR);
+    assert_int_equal(pull_check_source(NULL, u4, "a.b", &f), C_ERR);
+    assert_int_equal(f.type, VAPI_INTERNAL_SERVER_ERROR);
+
+    run(100, false);
+    assert_int_equal(W.done_calls, 0);
+    assert_int_equal(W.http_requests, 0);
+    assert_int_equal(staged_files(), 0);
+}
+
+/* A name that resolves to a refused address: the pull fails with the generic message, the
+ * detail says what was found, and nothing connects. */
+static void test_policy_name_refused(void **state)
+{
+    (void)state;
+    W.policy = &strict;
+    vapi_failure_t f;
+    assert_non_null(start(url("http", "localhost", W.port, "/big"), (opts_t){.expected = -1}, &f));
+    run(WAIT_MS, true);
+    expect_unreachable("localhost resolves to 127.0.0.1");
+    assert_non_null(strstr(W.detail, "loopback"));
+    assert_int_equal(W.http_requests, 0);
+
+    /* the same name with loopback allowed: fetched */
+    W.policy = &allow_loopback;
+    W.done_calls = 0;
+    assert_non_null(start(url("http", "localhost", W.port, "/big"),
+                          (opts_t){.expected = BODY_LEN, .blob = "blob-2"}, &f));
+    run(WAIT_MS, true);
+    assert_true(W.ok);
+    assert_int_equal(W.http_requests, 1);
+}
+
+/* This process's own listen endpoint is refused even when its address is allowed; another
+ * port of the same address is not. */
+static void test_policy_own_endpoint(void **state)
+{
+    (void)state;
+    netpolicy_t own = allow_loopback;
+    own.self_port = W.port; /* as if we were the test server */
+    own.self[own.nself++] = (np_addr_t){.family = 4, .b = {127, 0, 0, 1}};
+    W.policy = &own;
+    vapi_failure_t f;
+    assert_null(start(url("http", "127.0.0.1", W.port, "/big"), (opts_t){.expected = -1}, &f));
+    assert_int_equal(f.type, VAPI_INVALID_ARGUMENT);
+    assert_non_null(start(url("http", "localhost", W.port, "/big"), (opts_t){.expected = -1}, &f));
+    run(WAIT_MS, true);
+    expect_unreachable("own listen address and port");
+    assert_int_equal(W.http_requests, 0);
+    /* the TLS server is on another port of the same address: allowed */
+    W.done_calls = 0;
+    assert_non_null(start(url("https", "127.0.0.1", W.tls_port, "/big"),
+                          (opts_t){.thumbprint = thumb, .expected = BODY_LEN, .blob = "blob-2"},
+                          &f));
+    run(WAIT_MS, true);
+    assert_true(W.ok);
+}
+
+/* Every failure before a 200 looks the same to the client: 404, redirect, connection refused,
+ * TLS failure, silence, a name refused by the policy. */
+static void test_unreachable_all_alike(void **state)
+{
+    (void)state;
+    vapi_message_t seen[4];
+    int n = 0;
+    vapi_failure_t f;
+    const char *uris[] = {"/nothing", "/redirect"};
+    for (int i = 0; i < 2; i++) {
+        W.done_calls = 0;
+        assert_non_null(start(url("http", "127.0.0.1", W.port, uris[i]), (opts_t){.expected = -1},
+                              &f));
+        run(WAIT_MS, true);
+        assert_true(W.unreachable);
+        seen[n++] = W.msg;
+    }
+    W.done_calls = 0;
+    assert_non_null(start(url("https", "127.0.0.1", W.port, "/big"),
+                          (opts_t){.thumbprint = thumb, .expected = -1}, &f));
+    run(WAIT_MS, true);
+    assert_true(W.unreachable);
+    seen[n++] = W.msg;
+    W.done_calls = 0;
+    W.policy = &strict;
+    assert_non_null(start(url("http", "localhost", W.port, "/big"), (opts_t){.expected = -1}, &f));
+    run(WAIT_MS, true);
+    assert_true(W.unreachable);
+    seen[n++] = W.msg;
+    for (int i = 1; i < n; i++) {
+        assert_string_equal(seen[i].id, seen[0].id);
+        assert_string_equal(seen[i].default_message, seen[0].default_message);
+        assert_int_equal(seen[i].nargs, seen[0].nargs);
+        for (int a = 0; a < seen[0].nargs; a++)
+            assert_string_equal(seen[i].args[a], seen[0].args[a]);
+    }
 }
 
 int main(void)
@@ -970,6 +1170,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cancel_from_progress, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_while_resolving, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_refusals, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_literal_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_name_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_policy_own_endpoint, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_all_alike, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
