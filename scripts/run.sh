@@ -82,7 +82,7 @@ done
 if [ ! -f "$VAR/users" ]; then
     old_umask=$(umask)
     umask 077
-    PASS=$(openssl rand -base64 18)
+    PASS=$(openssl rand -hex 12) # hex: safe in URLs (GOVC_URL) and shells
     HASH=$(printf '%s\n' "$PASS" | openssl passwd -6 -stdin)
     printf 'admin:%s:*\n' "$HASH" > "$VAR/users"
     printf '%s\n' "$PASS" > "$VAR/admin-password"
@@ -118,7 +118,7 @@ Try it:
   TOKEN=\$(curl -s -X POST -u 'admin:$PASS' $URL/api/session | tr -d '"')
   H="vmware-api-session-id: \$TOKEN"
   LIB=\$(curl -s -H "\$H" -H 'Content-Type: application/json' -X POST $URL/api/content/local-library \\
-        -d '{"name":"lib1","storage_backings":[{"type":"OTHER","storage_uri":"file:///tmp"}]}' | tr -d '"')
+        -d '{"name":"try-lib","storage_backings":[{"type":"OTHER","storage_uri":"file:///tmp"}]}' | tr -d '"')
   ITEM=\$(curl -s -H "\$H" -H 'Content-Type: application/json' -X POST $URL/api/content/library/item \\
         -d "{\\"library_id\\":\\"\$LIB\\",\\"name\\":\\"item1\\",\\"type\\":\\"\\"}" | tr -d '"')
   SID=\$(curl -s -H "\$H" -H 'Content-Type: application/json' -X POST $URL/api/content/library/item/update-session \\

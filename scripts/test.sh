@@ -120,6 +120,16 @@ fi
 # 3. The store integration test and the seeding tool the system tests use.
 step build-tools make -j"$JOBS" SANITIZE=1 "$SAN/usd-seed" "$SAN/tests/itest_store"
 
+# govc, which the compatibility tests drive: built once from Debian's sources (about a minute
+# and some apt-get the first time; its progress shows here, not inside a test).
+build_govc() {
+    out=$(sh scripts/govc.sh) || return 1
+    GOVC_BIN=$(printf '%s\n' "$out" | tail -n 1)
+    export GOVC_BIN
+    echo "govc: $GOVC_BIN"
+}
+step govc build_govc
+
 # 4. A Redis of our own for the integration and system tests.
 if step redis start_redis; then
     USD_TEST_REDIS=127.0.0.1:$REDIS_PORT

@@ -12,9 +12,9 @@ an http URL served by the test, and library.session.rm -f.
 SoapWireTest needs no govc: it checks /sdk by hand (faults, the cookie, one token for SOAP and
 REST).
 
-govc: $GOVC_BIN, else scripts/govc.sh (builds it once with the shared vsphere-peer script into
-~/.cache/vsphere-peer: about 90 s and apt-get the first time). Without govc the govc tests are
-skipped with the reason."""
+govc: $GOVC_BIN (scripts/test.sh builds it in a step of its own), else scripts/govc.sh (builds
+it once from Debian's sources into ~/.cache/update-sessiond-govc: about a minute and apt-get the
+first time). Without govc the govc tests are skipped with the reason."""
 
 import hashlib
 import http.client
