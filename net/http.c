@@ -174,6 +174,13 @@ struct conn {
     bool stream_stopped;        /* on_data returned -1: nothing more is delivered */
     bool stream_continue;       /* "100 Continue" owed at the first resume */
     bool msg_complete;          /* on_message_complete ran for the current request */
+
+    /* Strict chunk framing: the stream offset of the CRLF owed after a chunk's data. */
+    uint64_t fed;               /* bytes http_parser consumed before the current execute */
+    const char *exec_buf;       /* the buffer of the current http_parser_execute() */
+    size_t exec_len;
+    uint64_t crlf_at;           /* where the owed CRLF starts (stream offset) */
+    int crlf_left;              /* bytes of it still unchecked (0: none owed) */
 };
 
 struct http_server {
@@ -339,6 +346,47 @@ static int count_header_bytes(conn_t *c, size_t n)
     return 0;
 }
 
+/* RFC 9110 "tchar": the bytes a header field name is made of. http_parser (built without
+ * HTTP_PARSER_STRICT) lets spaces and other bytes through, which other HTTP agents in front of
+ * or behind us may read differently (request smuggling), so names are checked here. */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Field values may hold visible bytes, spaces, tabs and obs-text, never other controls. */
+static bool value_byte_ok(unsigned char ch)
+{
+    return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+/* A chunk's data must be followed by CRLF; lenient http_parser takes any two bytes. The owed
+ * CRLF is found by its stream offset (it may be split across reads, or lie past where the
+ * parser stopped), and checked in whatever part of it the current buffer holds. */
+static int crlf_check(conn_t *c)
+{
+    uint64_t end = c->fed + c->exec_len;
+    while (c->crlf_left > 0) {
+        uint64_t pos = c->crlf_at + (uint64_t)(2 - c->crlf_left);
+        if (pos < c->fed || pos >= end)
+            return 0;
+        char want = c->crlf_left == 2 ? '\r' : '\n';
+        if (c->exec_buf[pos - c->fed] != want)
+            return refuse(c, 400, "Chunk data not followed by CRLF");
+        c->crlf_left--;
+    }
+    return 0;
+}
+
+/* Called when a chunk's data was all delivered (at + len is just past its last byte). */
+static int chunk_data_done(conn_t *c, const char *at, size_t len)
+{
+    c->crlf_at = c->fed + (uint64_t)(at + len - c->exec_buf);
+    c->crlf_left = 2;
+    return crlf_check(c);
+}
+
 /* Splits the finished URL into raw path and raw query (in place, at '?' and '#'), then
  * appends the percent-decoded path. Origin form ("/a?b") is split by hand, the common case;
  * absolute form, "*" and CONNECT's authority go through http_parser_parse_url. */
@@ -425,12 +473,17 @@ static int on_url(http_parser *p, const char *at, size_t len)
     if (hbuf_append(c, at, len) != C_OK)
         return refuse(c, 500, "Out of memory");
     c->url_len += len;
+    if (p->http_major == 0 && p->http_minor == 9)
+        return refuse(c, 400, "HTTP/0.9 request (no HTTP version)");
     return 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return refuse(c, 400, "Invalid character in a header field name");
     if (c->headers_done) /* a trailer after a chunked body: counted, not kept */
         return count_header_bytes(c, len + HEADER_LINE_OVERHEAD);
     if (c->piece != PIECE_FIELD) {
@@ -466,6 +519,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!value_byte_ok((unsigned char)at[i]))
+            return refuse(c, 400, "Invalid character in a header field value");
     if (c->headers_done)
         return count_header_bytes(c, len);
     if (c->piece != PIECE_VALUE) {
@@ -491,6 +547,41 @@ static const char *find_header(const conn_t *c, const char *name)
     return NULL;
 }
 
+static size_t count_headers(const conn_t *c, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nhdrs_done; i++)
+        n += strcasecmp(c->hbuf + c->hdrs[i].name, name) == 0;
+    return n;
+}
+
+/* The framing headers, read strictly: HTTP/1.1 needs exactly one Host; Content-Length once at
+ * most and never with Transfer-Encoding (400: two agents could frame the body differently);
+ * the only transfer coding served is a lone "chunked" (501 for any other, "gzip, chunked"
+ * included). Returns 0, or refuse()'s -1. */
+static int check_framing(conn_t *c, const http_parser *p)
+{
+    size_t hosts = count_headers(c, "Host");
+    if (p->http_minor == 1 && hosts == 0)
+        return refuse(c, 400, "Missing Host header");
+    if (hosts > 1)
+        return refuse(c, 400, "More than one Host header");
+    size_t lengths = count_headers(c, "Content-Length");
+    size_t codings = count_headers(c, "Transfer-Encoding");
+    if (lengths > 1)
+        return refuse(c, 400, "More than one Content-Length header");
+    if (codings > 0) {
+        const char *te = find_header(c, "Transfer-Encoding");
+        te += strspn(te, " \t");
+        size_t n = strcspn(te, " \t");
+        if (codings > 1 || n != 7 || strncasecmp(te, "chunked", 7) != 0 || te[n + strspn(te + n, " \t")])
+            return refuse(c, 501, "Transfer-Encoding other than chunked");
+        if (lengths > 0)
+            return refuse(c, 400, "Both Content-Length and Transfer-Encoding");
+    }
+    return 0;
+}
+
 /* Decides everything that can be decided before the body: version (505), body size from
  * Content-Length (413 without reading a byte of it), keep-alive, "100 Continue", and whether
  * the body is streamed. A streamed request pauses the parser here (on the last header byte,
@@ -514,6 +605,8 @@ static int on_headers_complete(http_parser *p)
 
     if (p->http_major != 1 || p->http_minor > 1)
         return refuse(c, 505, "HTTP Version Not Supported");
+    if (check_framing(c, p))
+        return -1;
     c->keep_alive = http_should_keep_alive(p) && p->method != HTTP_CONNECT;
     c->echo_keep_alive = c->keep_alive && p->http_minor == 0;
 
@@ -567,6 +660,8 @@ static int on_chunk_header(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    if ((p->flags & F_CHUNKED) && p->content_length == 0 && chunk_data_done(c, at, len))
+        return -1;
     if (c->streaming || c->state != ST_READ) {
         if (c->state != ST_STREAM || c->stream_stopped)
             return -1; /* answered from inside on_data: the rest is discarded */
@@ -633,6 +728,7 @@ static void req_reset(conn_t *c)
     c->content_length = -1;
     c->streaming = c->stream_paused = c->stream_stopped = c->stream_continue = false;
     c->msg_complete = false;
+    c->crlf_left = 0;
 }
 
 /* ---------- connection plumbing ---------- */
@@ -1030,12 +1126,24 @@ static void conn_process(conn_t *c)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
         bool streamed = c->state == ST_STREAM;
-        size_t n = http_parser_execute(&c->parser, &parser_settings, v.iov_base, v.iov_len);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        c->exec_buf = v.iov_base;
+        c->exec_len = v.iov_len;
+        size_t n = 0;
+        enum http_errno e = HPE_CB_body;
+        if (!c->crlf_left || crlf_check(c) == 0) { /* the rest of an owed CRLF comes first */
+            n = http_parser_execute(&c->parser, &parser_settings, v.iov_base, v.iov_len);
+            e = HTTP_PARSER_ERRNO(&c->parser);
+        }
+        c->fed += n;
         if (streamed) {
             evbuffer_drain(in, n);
             stream_parsed(c, e, n < v.iov_len);
             continue;
+        }
+        if (!c->headers_done && e == HPE_OK && c->url_seen && c->parser.http_major == 0 &&
+            c->parser.http_minor == 9) {
+            refuse(c, 400, "HTTP/0.9 request (no HTTP version)"); /* not held to the deadline */
+            e = HPE_CB_url;
         }
         if (!c->headers_done && e == HPE_OK) {
             c->raw_header_bytes += n;

@@ -908,6 +908,86 @@ static void test_max_connections(void **state)
     cl_close(d);
 }
 
+/* One request on a fresh connection, refused with `status` and closed quickly (well before
+ * the request deadline); the handler never sees it. */
+static void refused_alone(const char *request, size_t len, int status)
+{
+    int calls = W.calls;
+    client_t *cl = cl_open();
+    long t0 = now_ms();
+    cl_send(cl, request, len);
+    expect_refusal(cl, status);
+    assert_true(now_ms() - t0 < 1000);
+    assert_int_equal(W.calls, calls);
+    cl_close(cl);
+}
+#define REFUSED(lit, status) refused_alone(lit, sizeof lit - 1, status)
+
+/* The strict framing rules (issue 9): each request below was once served. */
+static void test_strict_framing(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.request_deadline_ms = 10000;
+    srv_start(&l);
+    /* HTTP/1.1 without Host; two Hosts. HTTP/1.0 may omit it. */
+    REFUSED("GET / HTTP/1.1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+    client_t *cl = cl_open();
+    roundtrip(cl, "GET /old HTTP/1.0\r\n\r\n", "GET /old|");
+    cl_close(cl);
+    /* Header names with a space, a space before the colon, other non-token bytes; a control
+     * byte in a value. */
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX Foo: 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX-Foo : 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX\"Foo: 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX(F): 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX-Foo: a\x01z\r\n\r\n", 400);
+    /* Duplicate or conflicting Content-Length. */
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3, 3\r\n\r\nabc", 400);
+    /* Transfer codings other than a lone "chunked": 501. */
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 501);
+    /* Chunk data followed by junk instead of CRLF, in one piece or split. */
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabcXY4\r\ndefg\r\n0\r\n\r\n", 400);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabc\rX0\r\n\r\n", 400);
+    cl = cl_open();
+    cl_sends(cl, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc");
+    pump(20);
+    cl_sends(cl, "\r");
+    pump(20);
+    cl_sends(cl, "Z0\r\n\r\n");
+    expect_refusal(cl, 400);
+    cl_close(cl);
+    /* The same bodies framed right still work, split at every awkward place. */
+    cl = cl_open();
+    cl_sends(cl, "POST /ok HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc");
+    pump(20);
+    cl_sends(cl, "\r");
+    pump(20);
+    cl_sends(cl, "\n4\r\ndefg\r\n0\r\n\r\n");
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "POST /ok|abcdefg");
+    resp_free(&r);
+    cl_close(cl);
+    /* HTTP/0.9 (no version): 400 at once, not held until the deadline. */
+    REFUSED("GET /\r\n", 400);
+    REFUSED("GET /\n", 400);
+    REFUSED("GET /x\r\n\r\n", 400);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.timeouts, 0);
+}
+
 static void test_percent_decoding(void **state)
 {
     (void)state;
@@ -1691,6 +1771,22 @@ static void test_stream_expect_continue(void **state)
     cl_close(cl);
 }
 
+/* A streamed chunked body with junk after a chunk's data is cut (on_end(false)), as any other
+ * malformed body. */
+static void test_stream_chunk_crlf(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    stream_on();
+    client_t *cl = cl_open();
+    cl_sends(cl, "POST /up/junk HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabcXX0\r\n\r\n");
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    assert_int_equal(S.ends_cut, 1);
+    assert_int_equal(S.ends_ok, 0);
+    cl_close(cl);
+}
+
 int main(void)
 {
     large_body = malloc(LARGE_BODY);
@@ -1734,6 +1830,8 @@ int main(void)
         T(test_stream_idle_timeout),
         T(test_stream_ignores_max_body),
         T(test_stream_expect_continue),
+        T(test_strict_framing),
+        T(test_stream_chunk_crlf),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
