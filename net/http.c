@@ -1444,6 +1444,52 @@ bool http_query_param(const http_request_t *req, const char *name, char *out, si
     }
 }
 
+/* Is s[0..len) well-formed percent-encoding whose decoding holds no NUL? */
+static bool pct_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\0')
+            return false;
+        if (s[i] != '%')
+            continue;
+        if (i + 2 >= len)
+            return false;
+        int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return false;
+        i += 2;
+    }
+    return true;
+}
+
+/* A parameter that does not decode would read as absent through http_query_param(), so the
+ * application checks the whole query once first: a bad escape is an error, never a silently
+ * dropped parameter. */
+bool http_query_valid(const http_request_t *req, char *bad, size_t size)
+{
+    if (!req || !req->query)
+        return true;
+    for (const char *q = req->query;;) {
+        size_t plen = strcspn(q, "&");
+        const char *eq = memchr(q, '=', plen);
+        size_t klen = eq ? (size_t)(eq - q) : plen;
+        if (!pct_valid(q, plen)) {
+            if (bad && size > 0) {
+                long n = pct_decode(q, klen, bad, size - 1, true);
+                if (n < 0) { /* the name itself is bad: show it as sent */
+                    n = (long)(klen < size - 1 ? klen : size - 1);
+                    memcpy(bad, q, (size_t)n);
+                }
+                bad[n] = '\0';
+            }
+            return false;
+        }
+        if (q[plen] == '\0')
+            return true;
+        q += plen + 1;
+    }
+}
+
 /* ---------- listener ---------- */
 
 /* Over max_connections the new socket is closed at once: cheaper than keeping it queued, and

@@ -56,6 +56,9 @@ const char *http_header(const http_request_t *req, const char *name);
 /* Percent-decoded value of a query parameter (first occurrence) into out; false if absent or
  * if it does not fit / contains NUL. */
 bool http_query_param(const http_request_t *req, const char *name, char *out, size_t size);
+/* Does every parameter of the query decode (well-formed escapes, no NUL)? If not, false, with
+ * the first bad parameter's name (decoded if it can be, else as sent; cut to fit) in bad. */
+bool http_query_valid(const http_request_t *req, char *bad, size_t size);
 
 /* Sends the response and finishes the request (frees it). content_type may be NULL when the
  * body is empty. extra_headers: NULL or "Name: value\r\n..." lines. Adds Content-Length,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json_strict.h"
 #include "core/privilege.h"
 #include "core/validate.h"
 #include "net/api.h"
@@ -174,6 +175,23 @@ static void read_token(const http_request_t *req, char *out, size_t size) {
     }
 }
 
+/* What json-c accepts and a body must not hold: a repeated key (json-c keeps the last) and
+ * NaN / Infinity / overflowing numbers. */
+static int strict_body(call_t *c, const char *text, size_t len, vapi_failure_t *f) {
+    char where[128];
+    json_strict_t r = json_strict_check(text, len, c->body, where, sizeof(where));
+    if (r == JSON_STRICT_OK) return C_OK;
+    json_object_put(c->body);
+    c->body = NULL;
+    if (r == JSON_STRICT_DUPLICATE_KEY)
+        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_json",
+                         "The request body is not valid JSON: the key {0} appears twice in one "
+                         "object.", where, NULL);
+    return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_json",
+                     "The request body is not valid JSON: the value of {0} is not a finite "
+                     "number.", where[0] ? where : "the body", NULL);
+}
+
 /* Parses the body with the configured depth limit. An empty body gives NULL and C_OK. */
 static int parse_body(call_t *c, vapi_failure_t *f) {
     struct evbuffer *buf = c->req->body;
@@ -189,7 +207,7 @@ static int parse_body(call_t *c, vapi_failure_t *f) {
     json_tokener_free(tok);
     if (err == json_tokener_success) {
         while (used < len && strchr(" \t\r\n", text[used])) used++;
-        if (used == len) return C_OK;
+        if (used == len) return strict_body(c, text, len, f);
         err = json_tokener_error_parse_unexpected;
     }
     if (c->body) { json_object_put(c->body); c->body = NULL; }
@@ -228,6 +246,14 @@ void api_handle(http_request_t *req, void *arg) {
     app_t *app = arg;
     if (soap_handles(req)) { soap_handle(req, app); return; }
     flavour_t flavour = flavour_of(req->path);
+    vapi_failure_t f;
+    char bad[64];
+    if (!http_query_valid(req, bad, sizeof(bad))) {
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_query_parameter",
+                  "The query parameter {0} is not validly percent-encoded.", bad, NULL);
+        send_failure(req, flavour, &f);
+        return;
+    }
     char action[64];
     const char *act = http_query_param(req, flavour == FLAVOUR_REST ? "~action" : "action",
                                        action, sizeof(action)) ? action : NULL;
@@ -239,7 +265,6 @@ void api_handle(http_request_t *req, void *arg) {
     bool path_known;
     const operation_t *op =
         find_operation(req, flavour, act, id, sizeof(id), name, sizeof(name), &path_known);
-    vapi_failure_t f;
     if (!op) {
         if (act)
             vapi_fail(&f, VAPI_OPERATION_NOT_FOUND, "vapi.method.input.invalid.action",
