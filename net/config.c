@@ -52,6 +52,7 @@ static const option_t options[] = {
     {"scan-interval-s", OPT_INT, "SECONDS", "3600", "how often each instance scans --storage-dir for what crashed instances left", F(scan_interval_s), 1, 86400 * 30},
     {"orphan-grace-s", OPT_INT, "SECONDS", "900", "a file on disk that Redis does not reference is deleted by the scan only once this old", F(orphan_grace_s), 0, 86400 * 30},
     {"idle-timeout-ms", OPT_INT, "MS", "60000", "idle keep-alive connections close after this", F(http.idle_timeout_ms), 10, 3600000},
+    {"max-connections-per-client", OPT_INT, "N", "64", "open connections one client address may hold; past it a new one is answered 503 with Retry-After", F(http.max_connections_per_client), 1, 1 << 20},
 };
 
 static void usage(FILE *out) {

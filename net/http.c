@@ -106,6 +106,7 @@
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024)
 #define DEFAULT_MAX_BODY_BYTES (1024u * 1024)
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
 #define DEFAULT_REQUEST_DEADLINE_MS 30000
 #define DEFAULT_IDLE_TIMEOUT_MS 60000
 
@@ -117,6 +118,8 @@
 #define LINGER_MAX_MS 2000
 #define LINGER_MAX_BYTES (1024u * 1024)
 #define ACCEPT_PAUSE_MS 100
+#define BUSY_MAX 64                  /* 503 answers being written or lingering at once */
+#define BUSY_REASON "Too many connections; retry later"
 #define LISTEN_BACKLOG 1024
 #define CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -129,11 +132,24 @@ typedef struct {
     uint32_t name, name_len, value, value_len;
 } hdr_t;
 
+/* One client address and how many connections it holds (the per-client cap). */
+typedef struct peer peer_t;
+struct peer {
+    peer_t *next;               /* bucket chain */
+    uint8_t addr[16];
+    uint8_t family;
+    int count;
+};
+
 typedef struct conn conn_t;
 struct conn {
     http_request_t pub;         /* first member: an http_request_t * is a conn_t * */
     http_server_t *srv;         /* NULL once orphaned or detached */
     conn_t *prev, *next;
+    conn_t *idle_prev, *idle_next; /* the server's idle list, oldest first */
+    bool idle;                  /* on the idle list: open, no request begun */
+    bool busy;                  /* only answers 503 (over a connection cap), then closes */
+    peer_t *peer_ent;           /* counted against this client address (NULL: not counted) */
     struct bufferevent *bev;    /* NULL once orphaned */
     evutil_socket_t fd;
     struct event *timer;
@@ -195,7 +211,12 @@ struct http_server {
     bool accept_paused;         /* inside a run of EMFILE pauses (logged once per run) */
     long last_refuse_log;       /* second of the last "max_connections" log line */
     conn_t *conns;
-    int nconns;
+    int nconns;                 /* connections serving requests (busy ones not counted) */
+    int nbusy;                  /* connections answering 503 */
+    conn_t *idle_head, *idle_tail;
+    peer_t **peers;             /* hash of client addresses, nbuckets a power of two */
+    size_t nbuckets, npeers;
+    long last_evict_log;
     size_t read_high;
     struct timeval tv_deadline, tv_idle, tv_linger;
     http_stats_t stats;
@@ -210,6 +231,8 @@ static http_parser_settings parser_settings;
 
 static void conn_process(conn_t *c);
 static void conn_close(conn_t *c);
+static void conn_dispatch(conn_t *c, int status, const char *reason);
+static void idle_unlink(conn_t *c);
 static void req_publish(conn_t *c);
 
 /* One line on stderr; the front end has no other output channel. */
@@ -255,6 +278,7 @@ void http_limits_defaults(http_limits_t *l)
     l->max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
     l->max_body_bytes = DEFAULT_MAX_BODY_BYTES;
     l->max_connections = DEFAULT_MAX_CONNECTIONS;
+    l->max_connections_per_client = DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
     l->request_deadline_ms = DEFAULT_REQUEST_DEADLINE_MS;
     l->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 }
@@ -450,6 +474,7 @@ static int on_message_begin(http_parser *p)
 {
     conn_t *c = p->data;
     c->msg_begun = true;
+    idle_unlink(c);
     if (c->fresh) {
         c->fresh = false; /* the deadline armed at accept keeps running */
     } else if (c->timer) {
@@ -731,6 +756,146 @@ static void req_reset(conn_t *c)
     c->crlf_left = 0;
 }
 
+/* ---------- idle list and client addresses ---------- */
+
+/* The idle list holds every connection that is open with no request begun (fresh, or
+ * between keep-alive requests), oldest first: at the connection cap its head makes room. */
+static void idle_unlink(conn_t *c)
+{
+    http_server_t *srv = c->srv;
+    if (!c->idle || !srv)
+        return;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        srv->idle_head = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    else
+        srv->idle_tail = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    c->idle = false;
+}
+
+static void idle_link(conn_t *c)
+{
+    http_server_t *srv = c->srv;
+    if (!srv || c->busy)
+        return;
+    idle_unlink(c);
+    c->idle_prev = srv->idle_tail;
+    if (srv->idle_tail)
+        srv->idle_tail->idle_next = c;
+    else
+        srv->idle_head = c;
+    srv->idle_tail = c;
+    c->idle = true;
+}
+
+/* The address part of a client's sockaddr (no port); false for other families. */
+static bool peer_key(const struct sockaddr *sa, uint8_t addr[16], uint8_t *family)
+{
+    memset(addr, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return false;
+    }
+    *family = (uint8_t)sa->sa_family;
+    return true;
+}
+
+static size_t peer_hash(const uint8_t addr[16], size_t nbuckets)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int i = 0; i < 16; i++)
+        h = (h ^ addr[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29)) & (nbuckets - 1);
+}
+
+static peer_t **peer_slot(http_server_t *srv, const uint8_t addr[16], uint8_t family)
+{
+    peer_t **pp = &srv->peers[peer_hash(addr, srv->nbuckets)];
+    while (*pp && ((*pp)->family != family || memcmp((*pp)->addr, addr, 16) != 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Doubles the table when it holds twice as many addresses as buckets (chains stay short
+ * whatever --max-connections is). A failed allocation keeps the old table. */
+static void peers_grow(http_server_t *srv)
+{
+    size_t n = srv->nbuckets ? srv->nbuckets * 2 : 256;
+    peer_t **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;
+    for (size_t i = 0; i < srv->nbuckets; i++) {
+        peer_t *e = srv->peers[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            size_t h = peer_hash(e->addr, n);
+            e->next = nb[h];
+            nb[h] = e;
+        }
+    }
+    free(srv->peers);
+    srv->peers = nb;
+    srv->nbuckets = n;
+}
+
+/* How many connections the client at sa holds now. */
+static int peer_count(http_server_t *srv, const struct sockaddr *sa)
+{
+    uint8_t addr[16], family;
+    if (!srv->nbuckets || !peer_key(sa, addr, &family))
+        return 0;
+    peer_t *e = *peer_slot(srv, addr, family);
+    return e ? e->count : 0;
+}
+
+/* Counts the connection against its client address (not done when memory runs out: the cap
+ * is then not enforced for it, which is safer than refusing it). */
+static void peer_attach(conn_t *c, const struct sockaddr *sa)
+{
+    http_server_t *srv = c->srv;
+    uint8_t addr[16], family;
+    if (!peer_key(sa, addr, &family))
+        return;
+    if (srv->npeers >= 2 * srv->nbuckets)
+        peers_grow(srv);
+    if (!srv->nbuckets)
+        return;
+    peer_t **pp = peer_slot(srv, addr, family);
+    if (!*pp) {
+        peer_t *e = calloc(1, sizeof *e);
+        if (!e)
+            return;
+        memcpy(e->addr, addr, 16);
+        e->family = family;
+        *pp = e;
+        srv->npeers++;
+    }
+    (*pp)->count++;
+    c->peer_ent = *pp;
+}
+
+static void peer_detach(conn_t *c)
+{
+    http_server_t *srv = c->srv;
+    peer_t *e = c->peer_ent;
+    c->peer_ent = NULL;
+    if (!e || --e->count > 0)
+        return;
+    peer_t **pp = peer_slot(srv, e->addr, e->family);
+    if (*pp == e) {
+        *pp = e->next;
+        srv->npeers--;
+        free(e);
+    }
+}
+
 /* ---------- connection plumbing ---------- */
 
 static void timer_arm(conn_t *c, timer_kind_t kind)
@@ -773,7 +938,12 @@ static void conn_detach(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    srv->nconns--;
+    idle_unlink(c);
+    peer_detach(c);
+    if (c->busy)
+        srv->nbusy--;
+    else
+        srv->nconns--;
     c->srv = NULL;
 }
 
@@ -939,6 +1109,7 @@ static void conn_dispatch(conn_t *c, int status, const char *reason)
     http_server_t *srv = c->srv;
     if (c->timer)
         evtimer_del(c->timer);
+    idle_unlink(c);
     c->state = ST_HANDLER;
     req_publish(c);
     if (status) {
@@ -1257,11 +1428,14 @@ static void format_peer(char *out, size_t size, const struct sockaddr *sa)
 
 /* Everything a connection needs is allocated here, once; requests on it allocate nothing
  * of their own beyond what their bytes need. */
-static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa)
+static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa,
+                        bool busy)
 {
     conn_t *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        evutil_closesocket(fd);
         return NULL;
+    }
     c->fd = fd;
     c->pub.body = evbuffer_new();
     c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -1277,7 +1451,14 @@ static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct soc
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
-    srv->nconns++;
+    c->busy = busy;
+    if (busy) {
+        srv->nbusy++;
+    } else {
+        srv->nconns++;
+        peer_attach(c, sa);
+        idle_link(c);
+    }
 
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -1318,7 +1499,8 @@ static void write_response(conn_t *c, int status, const char *ctype, const char 
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
     if (!bodyless)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", blen);
-    const char *conn_hdr = close ? "Connection: close\r\n"
+    const char *conn_hdr = c->busy ? "Retry-After: 1\r\nConnection: close\r\n"
+                         : close ? "Connection: close\r\n"
                          : c->echo_keep_alive ? "Connection: keep-alive\r\n" : "";
     size_t ct_len = ctype ? strlen(ctype) : 0;
     size_t ex_len = extra ? strlen(extra) : 0;
@@ -1389,6 +1571,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
             event_del(c->watch);
     } else {
         c->state = ST_READ;
+        idle_link(c);
         http_parser_pause(&c->parser, 0);
         if (!c->in_process) {
             bufferevent_enable(c->bev, EV_READ);
@@ -1492,8 +1675,45 @@ bool http_query_valid(const http_request_t *req, char *bad, size_t size)
 
 /* ---------- listener ---------- */
 
-/* Over max_connections the new socket is closed at once: cheaper than keeping it queued, and
- * the client learns immediately. Refusals are counted and logged at most once a second. */
+/* Logs a connection-cap event at most once a second per kind. */
+static void cap_log(http_server_t *srv, long *last, const char *what, uint64_t count)
+{
+    struct timeval now;
+    event_base_gettimeofday_cached(srv->base, &now);
+    if (now.tv_sec == *last)
+        return;
+    *last = now.tv_sec;
+    hlog("%s (%llu so far)", what, (unsigned long long)count);
+}
+
+/* Over a connection cap the client is told so, never reset: a "busy" connection answers 503
+ * with Retry-After through the reject function at once, then closes with linger (its request,
+ * when it comes, is read and discarded, so the close does not reset the answer away). Busy
+ * connections are few (BUSY_MAX); past that the socket is closed at once. */
+static void refuse_busy(http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa,
+                        bool per_client)
+{
+    srv->stats.refused++;
+    char what[160];
+    if (per_client)
+        snprintf(what, sizeof what, "a client is at max_connections_per_client (%d): answering 503",
+                 srv->limits.max_connections_per_client);
+    else
+        snprintf(what, sizeof what, "at max_connections (%d), none idle: answering 503",
+                 srv->limits.max_connections);
+    cap_log(srv, &srv->last_refuse_log, what, srv->stats.refused);
+    if (srv->nbusy >= BUSY_MAX) {
+        evutil_closesocket(fd);
+        return;
+    }
+    conn_t *c = conn_new(srv, fd, sa, true);
+    if (c)
+        conn_dispatch(c, 503, BUSY_REASON);
+}
+
+/* A new client within its per-client cap gets a connection: at max_connections the longest
+ * idle keep-alive connection (no request begun) is closed to make room; with none idle, and
+ * over the per-client cap, the client gets 503 (refuse_busy). */
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -1504,19 +1724,22 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         srv->accept_paused = false;
         hlog("accepting again after %llu pause(s)", (unsigned long long)srv->stats.accept_pauses);
     }
-    if (srv->nconns >= srv->limits.max_connections) {
-        evutil_closesocket(fd);
-        srv->stats.refused++;
-        struct timeval now;
-        event_base_gettimeofday_cached(srv->base, &now);
-        if (now.tv_sec != srv->last_refuse_log) {
-            srv->last_refuse_log = now.tv_sec;
-            hlog("at max_connections (%d): refusing connections (%llu so far)",
-                 srv->limits.max_connections, (unsigned long long)srv->stats.refused);
-        }
+    if (peer_count(srv, sa) >= srv->limits.max_connections_per_client) {
+        refuse_busy(srv, fd, sa, true);
         return;
     }
-    if (conn_new(srv, fd, sa))
+    if (srv->nconns >= srv->limits.max_connections && srv->idle_head) {
+        srv->stats.evicted++;
+        cap_log(srv, &srv->last_evict_log,
+                "at max_connections: closing the longest-idle connection for a new client",
+                srv->stats.evicted);
+        conn_close(srv->idle_head);
+    }
+    if (srv->nconns >= srv->limits.max_connections) {
+        refuse_busy(srv, fd, sa, false);
+        return;
+    }
+    if (conn_new(srv, fd, sa, false))
         srv->stats.accepted++;
 }
 
@@ -1574,6 +1797,8 @@ http_server_t *http_server_new(struct event_base *base, const http_limits_t *lim
         if (limits->max_header_bytes > 0) srv->limits.max_header_bytes = limits->max_header_bytes;
         if (limits->max_body_bytes > 0) srv->limits.max_body_bytes = limits->max_body_bytes;
         if (limits->max_connections > 0) srv->limits.max_connections = limits->max_connections;
+        if (limits->max_connections_per_client > 0)
+            srv->limits.max_connections_per_client = limits->max_connections_per_client;
         if (limits->request_deadline_ms > 0)
             srv->limits.request_deadline_ms = limits->request_deadline_ms;
         if (limits->idle_timeout_ms > 0) srv->limits.idle_timeout_ms = limits->idle_timeout_ms;
@@ -1583,6 +1808,7 @@ http_server_t *http_server_new(struct event_base *base, const http_limits_t *lim
     srv->reject = reject;
     srv->arg = arg;
     srv->last_refuse_log = -1;
+    srv->last_evict_log = -1;
     size_t biggest = srv->limits.max_header_bytes > srv->limits.max_body_bytes
                          ? srv->limits.max_header_bytes : srv->limits.max_body_bytes;
     srv->read_high = biggest + READ_SLACK;
@@ -1693,12 +1919,13 @@ void http_server_free(http_server_t *srv)
     while (srv->conns)
         conn_close(srv->conns);
     event_free(srv->pause_timer);
+    free(srv->peers);
     free(srv);
 }
 
 int http_server_connections(const http_server_t *srv)
 {
-    return srv ? srv->nconns : 0;
+    return srv ? srv->nconns + srv->nbusy : 0;
 }
 
 void http_server_stats(const http_server_t *srv, http_stats_t *out)

@@ -9,8 +9,10 @@
  * valid until http_respond(), which then only frees it.
  *
  * Limits (all in http_limits_t): header bytes (431), body bytes (413, decided from
- * Content-Length before reading the body, or while reading a chunked one), connections
- * (over the cap a new connection is closed at once), a per-request deadline that closes a
+ * Content-Length before reading the body, or while reading a chunked one), connections (at
+ * max_connections the longest-idle keep-alive connection is closed to make room; with none
+ * idle, or over max_connections_per_client for the client's address, the new connection is
+ * answered 503 with Retry-After and closed, never reset), a per-request deadline that closes a
  * client that has not sent a whole request in time (slow-loris), an idle keep-alive timeout,
  * and EMFILE/ENFILE on accept: the listener pauses for a moment instead of spinning. */
 #ifndef NET_HTTP_H
@@ -33,6 +35,7 @@ typedef struct {
     size_t max_header_bytes;   /* request line + headers, default 16 KiB */
     size_t max_body_bytes;     /* default 1 MiB */
     int max_connections;       /* default 1024 */
+    int max_connections_per_client; /* by client address, default 64 */
     int request_deadline_ms;   /* whole request must arrive within this, default 30000 */
     int idle_timeout_ms;       /* keep-alive idle, default 60000 */
 } http_limits_t;
@@ -91,7 +94,8 @@ void http_limits_defaults(http_limits_t *limits);
 /* Counters since http_server_new(), for logs, metrics and tests. */
 typedef struct {
     uint64_t accepted;      /* connections taken on */
-    uint64_t refused;       /* closed at once because max_connections was reached */
+    uint64_t refused;       /* answered 503 (or closed, past the few kept for that) at a cap */
+    uint64_t evicted;       /* idle connections closed at max_connections for a new client */
     uint64_t accept_pauses; /* 100 ms listener pauses after EMFILE/ENFILE/ENOBUFS/ENOMEM */
     uint64_t requests;      /* requests handed to the handler */
     uint64_t rejected;      /* requests refused by the front end (reject function) */

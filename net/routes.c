@@ -322,11 +322,12 @@ void api_handle(http_request_t *req, void *arg) {
 }
 
 /* Requests the front end refused (400 malformed, 413 body too large, 431 headers too large,
- * 505): the front end decides the status, the body says why in the vAPI shape. */
+ * 501 transfer coding, 503 over a connection cap, 505): the front end decides the status,
+ * the body says why in the vAPI shape. */
 void api_reject(http_request_t *req, int status, const char *reason, void *arg) {
     (void)arg;
     vapi_failure_t f;
-    vapi_fail(&f, VAPI_INVALID_REQUEST, "vapi.http.request.rejected",
-              "The request was rejected: {0}.", reason, NULL);
+    vapi_fail(&f, status == 503 ? VAPI_SERVICE_UNAVAILABLE : VAPI_INVALID_REQUEST,
+              "vapi.http.request.rejected", "The request was rejected: {0}.", reason, NULL);
     send_failure_status(req, flavour_of(req->path), &f, status);
 }

@@ -404,7 +404,7 @@ static void pump_until(bool (*cond)(void))
 
 static bool one_call(void) { return W.calls >= 1; }
 static bool no_connections(void) { return http_server_connections(W.srv) == 0; }
-static bool one_connection(void) { return http_server_connections(W.srv) == 1; }
+static bool four_or_fewer(void) { return http_server_connections(W.srv) <= 4; }
 
 /* ---------- tests ---------- */
 
@@ -882,26 +882,109 @@ static void test_idle_timeout(void **state)
     cl_close(cl);
 }
 
+/* Reads one response on a connection the server answers and closes: status, the head, and
+ * whether the close came (a FIN after the answer, not a reset before it). */
+static void expect_busy(client_t *cl)
+{
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.head, "\r\nRetry-After: 1\r\n"));
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+}
+
+/* At max_connections with idle keep-alive connections held, a new client is served: the
+ * longest-idle one is closed to make room. With every connection busy, the new client gets
+ * 503 + Retry-After (also after it sent its request: no reset), and is served once one frees. */
 static void test_max_connections(void **state)
 {
     (void)state;
     http_limits_t l = limits();
-    l.max_connections = 2;
+    l.max_connections = 4;
+    srv_start(&l);
+    client_t *idle[4];
+    for (int i = 0; i < 4; i++) {
+        idle[i] = cl_open();
+        roundtrip(idle[i], "GET /i HTTP/1.1\r\nHost: t\r\n\r\n", "GET /i|");
+        pump(2);
+    }
+    /* idle[1] is used again: idle[0] is now the longest idle, then idle[2]. */
+    roundtrip(idle[0], "GET /again HTTP/1.1\r\nHost: t\r\n\r\n", "GET /again|");
+    roundtrip(idle[1], "GET /again HTTP/1.1\r\nHost: t\r\n\r\n", "GET /again|");
+    client_t *fifth = cl_open();
+    roundtrip(fifth, "GET /fifth HTTP/1.1\r\nHost: t\r\n\r\n", "GET /fifth|");
+    assert_true(wait_closed(idle[2], WAIT_MS) >= 0); /* the longest idle went */
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(http_server_connections(W.srv), 4);
+    roundtrip(idle[0], "GET /still HTTP/1.1\r\nHost: t\r\n\r\n", "GET /still|");
+    roundtrip(idle[1], "GET /still HTTP/1.1\r\nHost: t\r\n\r\n", "GET /still|");
+    roundtrip(idle[3], "GET /still HTTP/1.1\r\nHost: t\r\n\r\n", "GET /still|");
+    cl_close(idle[2]);
+
+    /* Now all four busy: requests the handler holds, or half-sent. */
+    W.hold = true;
+    cl_sends(idle[0], "GET /held0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_sends(idle[1], "GET /held1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_sends(idle[3], "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12");
+    cl_sends(fifth, "GET /held3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    while (W.nheld < 3)
+        pump(1);
+    client_t *sixth = cl_open();
+    cl_sends(sixth, "GET /sixth HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_busy(sixth);
+    cl_close(sixth);
+    client_t *seventh = cl_open(); /* says nothing: answered all the same */
+    expect_busy(seventh);
+    cl_close(seventh);
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.refused, 2);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(W.last_reject, 503);
+
+    /* One frees up (answered, then closed by its client): a new client is served again. */
+    W.hold = false;
+    http_respond(W.held[0], 200, "text/plain", "ok", 2, NULL);
+    W.held[0] = NULL;
+    cl_close(idle[0]);
+    pump_until(four_or_fewer);
+    client_t *eighth = cl_open();
+    roundtrip(eighth, "GET /eighth HTTP/1.1\r\nHost: t\r\n\r\n", "GET /eighth|");
+    cl_close(eighth);
+    cl_close(idle[1]);
+    cl_close(idle[3]);
+    cl_close(fifth);
+}
+
+static bool two_or_fewer(void) { return http_server_connections(W.srv) <= 2; }
+
+/* A client address past max_connections_per_client gets 503 + Retry-After while the server
+ * has room; its connections closing lets it in again. */
+static void test_max_connections_per_client(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_connections_per_client = 2;
     srv_start(&l);
     client_t *a = cl_open(), *b = cl_open();
     roundtrip(a, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", "GET /a|");
     roundtrip(b, "GET /b HTTP/1.1\r\nHost: t\r\n\r\n", "GET /b|");
     client_t *c = cl_open();
-    assert_true(wait_closed(c, WAIT_MS) >= 0);
+    cl_sends(c, "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_busy(c);
     cl_close(c);
     http_stats_t st;
     http_server_stats(W.srv, &st);
     assert_int_equal(st.refused, 1);
-    assert_int_equal(http_server_connections(W.srv), 2);
+    assert_int_equal(st.evicted, 0); /* the per-client cap never closes another's connection */
     roundtrip(a, "GET /a2 HTTP/1.1\r\nHost: t\r\n\r\n", "GET /a2|");
-
     cl_close(b);
-    pump_until(one_connection);
+    pump_until(two_or_fewer);
+    pump(20);
     client_t *d = cl_open();
     roundtrip(d, "GET /d HTTP/1.1\r\nHost: t\r\n\r\n", "GET /d|");
     cl_close(a);
@@ -1813,6 +1896,7 @@ int main(void)
         T(test_deadline_not_applied_to_handler),
         T(test_idle_timeout),
         T(test_max_connections),
+        T(test_max_connections_per_client),
         T(test_percent_decoding),
         T(test_head_and_bodyless_status),
         T(test_expect_continue),
