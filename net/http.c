@@ -97,8 +97,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -149,6 +152,7 @@ struct conn {
     conn_t *idle_prev, *idle_next; /* the server's idle list, oldest first */
     bool idle;                  /* on the idle list: open, no request begun */
     bool busy;                  /* only answers 503 (over a connection cap), then closes */
+    bool tls;                   /* an openssl bufferevent: every byte goes through it */
     peer_t *peer_ent;           /* counted against this client address (NULL: not counted) */
     struct bufferevent *bev;    /* NULL once orphaned */
     evutil_socket_t fd;
@@ -221,6 +225,7 @@ struct http_server {
     struct timeval tv_deadline, tv_idle, tv_linger;
     http_stats_t stats;
     http_stream_t stream;       /* all callbacks NULL: no streaming */
+    SSL_CTX *ssl_ctx;           /* borrowed; NULL: plain HTTP */
 };
 
 /* For tests only (deliberately not in net/http.h): the most input bytes a streamed request
@@ -1014,6 +1019,11 @@ static int conn_flush(conn_t *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->write_armed || evbuffer_get_length(out) == 0)
         return C_OK;
+    if (c->tls) { /* only OpenSSL may write to a TLS socket: always through the bufferevent */
+        c->write_armed = true;
+        bufferevent_enable(c->bev, EV_WRITE);
+        return C_OK;
+    }
     /* bufferevent_socket keeps the start of its output buffer frozen so that only it drains
      * the buffer; we drain it ourselves the same way it does: unfreeze, write, freeze. */
     evbuffer_unfreeze(out, 1);
@@ -1034,6 +1044,11 @@ static int conn_flush(conn_t *c)
  * moment so that closing with unread data does not reset the connection under our answer. */
 static void conn_finish_close(conn_t *c)
 {
+    if (c->tls && c->bev) { /* the output is drained: close_notify goes out now */
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        if (ssl && SSL_is_init_finished(ssl))
+            SSL_shutdown(ssl);
+    }
     if (!c->linger || !c->bev) {
         conn_close(c);
         return;
@@ -1386,6 +1401,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     conn_t *c = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        return; /* the TLS handshake is done; the request deadline still runs */
     if ((what & BEV_EVENT_EOF) && c->state == ST_READ && c->write_armed &&
         evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
         c->state = ST_CLOSING;
@@ -1438,7 +1455,20 @@ static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct soc
     }
     c->fd = fd;
     c->pub.body = evbuffer_new();
-    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (srv->ssl_ctx) {
+        SSL *ssl = SSL_new(srv->ssl_ctx);
+        c->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl,
+                                                      BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (!c->bev)
+            SSL_free(ssl);
+        else
+            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+        c->tls = true;
+    } else {
+        c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     c->timer = evtimer_new(srv->base, on_timer, c);
     if (!c->pub.body || !c->bev || !c->timer) {
         if (!c->bev)
@@ -1921,6 +1951,13 @@ void http_server_free(http_server_t *srv)
     event_free(srv->pause_timer);
     free(srv->peers);
     free(srv);
+}
+
+/* The handshake of every new connection runs within the request deadline armed at accept. */
+void http_server_set_tls(http_server_t *srv, struct ssl_ctx_st *ctx)
+{
+    if (srv)
+        srv->ssl_ctx = ctx;
 }
 
 int http_server_connections(const http_server_t *srv)

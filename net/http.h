@@ -87,6 +87,14 @@ void http_server_stop(http_server_t *srv);
 void http_server_free(http_server_t *srv);
 int http_server_connections(const http_server_t *srv);
 
+/* HTTPS: connections accepted from now on speak TLS with this context (NULL: plain HTTP);
+ * the context is borrowed and must outlive the server. Everything else, streamed bodies and
+ * their backpressure included, works the same through the TLS bufferevent; what differs: a
+ * client that leaves while the handler holds its request is noticed at the next write rather
+ * than at once (its close_notify reads as pending bytes). */
+struct ssl_ctx_st;
+void http_server_set_tls(http_server_t *srv, struct ssl_ctx_st *ctx);
+
 /* Fills every field with its default (the values named above). http_server_new() also treats a
  * NULL limits pointer, or any field <= 0, as "use the default". */
 void http_limits_defaults(http_limits_t *limits);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/json_strict.h"
 #include "core/privilege.h"
@@ -159,11 +160,12 @@ static flavour_t flavour_of(const char *path) {
     return path && strncmp(path, "/rest/", 6) == 0 ? FLAVOUR_REST : FLAVOUR_API;
 }
 
-/* The login token: header vmware-api-session-id, else the cookie of that name. */
-static void read_token(const http_request_t *req, char *out, size_t size) {
+/* The login token: header vmware-api-session-id, else the cookie of that name. True when it
+ * came from the cookie. */
+static bool read_token(const http_request_t *req, char *out, size_t size) {
     out[0] = '\0';
     const char *h = http_header(req, "vmware-api-session-id");
-    if (h) { copy_str(out, size, h); return; }
+    if (h) { copy_str(out, size, h); return false; }
     const char *cookie = http_header(req, "Cookie");
     const char *name = "vmware-api-session-id=";
     for (const char *p = cookie; p && (p = strstr(p, name)) != NULL; p++) {
@@ -171,8 +173,25 @@ static void read_token(const http_request_t *req, char *out, size_t size) {
         p += strlen(name);
         size_t len = strcspn(p, ";");
         if (len < size) { memcpy(out, p, len); out[len] = '\0'; }
-        return;
+        return out[0] != '\0';
     }
+    return false;
+}
+
+/* Cross-site request forgery: a browser sends the cookie with any cross-site form post, but
+ * only a same-origin script (or a non-browser client) can send Content-Type: application/json
+ * or a custom header. So a state-changing request carried by the cookie alone must say it is
+ * JSON; one with the vmware-api-session-id header (govc, every SDK) needs nothing more. */
+static bool csrf_refused(const http_request_t *req, bool token_from_cookie) {
+    if (!token_from_cookie) return false;
+    if (req->method != HTTP_POST && req->method != HTTP_PUT && req->method != HTTP_PATCH &&
+        req->method != HTTP_DELETE)
+        return false;
+    const char *ct = http_header(req, "Content-Type");
+    if (!ct) return true;
+    ct += strspn(ct, " \t");
+    size_t n = strcspn(ct, "; \t");
+    return !(n == 16 && strncasecmp(ct, "application/json", 16) == 0);
 }
 
 /* What json-c accepts and a body must not hold: a repeated key (json-c keeps the last) and
@@ -291,7 +310,15 @@ void api_handle(http_request_t *req, void *arg) {
     c->flavour = flavour;
     memcpy(c->id, id, sizeof(c->id));
     memcpy(c->name, name, sizeof(c->name));
-    read_token(req, c->token, sizeof(c->token));
+    bool token_from_cookie = read_token(req, c->token, sizeof(c->token));
+    if (!op->anonymous && csrf_refused(req, token_from_cookie)) {
+        vapi_fail(&f, VAPI_UNAUTHENTICATED, "vapi.security.authentication.cookie_needs_json",
+                  "A {0} request authenticated by the session cookie alone must have the header "
+                  "Content-Type: application/json (or send the login in the header "
+                  "vmware-api-session-id).", req->method_name, NULL);
+        call_fail(c, &f);
+        return;
+    }
     c->auth.token = c->token;
     c->auth.required_privs = op->privs;
     c->prefix = "";
