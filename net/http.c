@@ -27,7 +27,19 @@
  * Writes are ours: the bufferevent's EV_WRITE stays off and responses are written to the
  * socket directly once the current batch of requests is handled (one write(2) for a whole
  * pipelined batch); only a response the kernel does not take at once is handed to the
- * bufferevent to finish.
+ * bufferevent to finish. Over TLS (http_server_set_tls) the bufferevent is an openssl one and
+ * OpenSSL alone writes the socket: every response goes through the bufferevent (EV_WRITE on
+ * until drained), and a close sends close_notify first. Reading is the same for both.
+ *
+ * Strict framing: what lenient http_parser lets through is refused here (check_framing,
+ * is_tchar, crlf_check, the HTTP/0.9 check): HTTP/1.1 without exactly one Host, non-token
+ * header names, control bytes in values, repeated Content-Length or one with
+ * Transfer-Encoding (400), any transfer coding but a lone chunked (501), chunk data not
+ * followed by CRLF, and a request line without a version (400 at once).
+ *
+ * Connection caps: a hash of client addresses counts connections per address; an idle list
+ * (fresh or between keep-alive requests, oldest first) gives the connection to close at
+ * max_connections; otherwise a "busy" connection answers 503 + Retry-After and lingers.
  *
  * Streaming request bodies. When a request's headers are complete and the stream matcher
  * accepts it, on_headers_complete pauses the parser; the read loop then moves the connection

@@ -4,9 +4,13 @@
  * bound. Covers parsing (query, Content-Length and chunked bodies, percent-decoding),
  * keep-alive and pipelining (also with an asynchronous handler), every limit (413, 431,
  * request deadline, idle timeout, max_connections, EMFILE pause), refusals (400, 505),
- * clients leaving before an asynchronous answer, server stop/free with work in flight, and
+ * clients leaving before an asynchronous answer, server stop/free with work in flight,
  * streamed request bodies (checksummed pieces, pause/resume and the memory bound, chunked,
- * refusals before and during the body, cuts, idle timeout, 100-continue at resume). */
+ * refusals before and during the body, cuts, idle timeout, 100-continue at resume), the strict
+ * framing rules (Host, header names, Content-Length, transfer codings, chunk CRLF, HTTP/0.9),
+ * the connection caps (idle eviction, 503 + Retry-After, per client address), and a set of
+ * these again over TLS (tls_*: the server with a self-signed certificate, an OpenSSL client
+ * on a non-blocking socket that runs the server's loop while it waits). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,10 +30,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "net/http.h"
+#include "net/tls.h"
 
 #define WAIT_MS 2000
 #define LARGE_BODY (1024 * 1024)
@@ -57,6 +66,11 @@ typedef struct {
 } world_t;
 
 static world_t W;
+
+/* TLS runs: the server gets the context (srv_start) and cl_open() makes TLS clients. */
+static bool use_tls;
+static SSL_CTX *server_tls, *client_tls;
+static char certdir[64];
 
 typedef enum { ACT_NONE, ACT_RESUME, ACT_ANSWER } stream_act_t;
 
@@ -194,6 +208,8 @@ static void srv_start(const http_limits_t *l)
     assert_non_null(W.base);
     W.srv = http_server_new(W.base, l, handler, reject, &W);
     assert_non_null(W.srv);
+    if (use_tls)
+        http_server_set_tls(W.srv, server_tls);
     W.port = http_server_listen(W.srv, "127.0.0.1", 0);
     assert_true(W.port > 0);
 }
@@ -224,6 +240,7 @@ static int teardown(void **state)
     memset(&W, 0, sizeof W);
     memset(&S, 0, sizeof S);
     want_starts = 1;
+    use_tls = false;
     return 0;
 }
 
@@ -248,6 +265,7 @@ static void pump(int ms)
 
 typedef struct {
     int fd;
+    SSL *ssl;     /* a TLS client (use_tls) */
     char *buf;
     size_t len, cap;
     bool eof;
@@ -260,6 +278,26 @@ typedef struct {
     size_t body_len;
 } resp_t;
 
+/* A TLS client on a non-blocking socket: the handshake, like every read and write, runs the
+ * server's loop while it waits. */
+static void cl_tls_connect(client_t *cl)
+{
+    fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK);
+    cl->ssl = SSL_new(client_tls);
+    assert_non_null(cl->ssl);
+    SSL_set_fd(cl->ssl, cl->fd);
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        int r = SSL_connect(cl->ssl);
+        if (r == 1)
+            return;
+        int e = SSL_get_error(cl->ssl, r);
+        assert_true(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE);
+        assert_true(now_ms() < deadline);
+        pump(1);
+    }
+}
+
 static client_t *cl_open(void)
 {
     client_t *cl = calloc(1, sizeof *cl);
@@ -270,6 +308,8 @@ static client_t *cl_open(void)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)W.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    if (use_tls)
+        cl_tls_connect(cl);
     return cl;
 }
 
@@ -277,6 +317,8 @@ static void cl_close(client_t *cl)
 {
     if (!cl)
         return;
+    if (cl->ssl)
+        SSL_free(cl->ssl);
     if (cl->fd >= 0)
         close(cl->fd);
     free(cl->buf);
@@ -286,10 +328,23 @@ static void cl_close(client_t *cl)
 static void cl_send(client_t *cl, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = send(cl->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            pump(1);
-            continue;
+        ssize_t n;
+        if (cl->ssl) {
+            int chunk = len > 65536 ? 65536 : (int)len;
+            int r = SSL_write(cl->ssl, data, chunk);
+            if (r <= 0) {
+                int e = SSL_get_error(cl->ssl, r);
+                assert_true(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE);
+                pump(1);
+                continue;
+            }
+            n = r;
+        } else {
+            n = send(cl->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                pump(1);
+                continue;
+            }
         }
         assert_true(n > 0);
         data += n;
@@ -304,6 +359,18 @@ static void cl_sends(client_t *cl, const char *s)
 
 static void cl_recv(client_t *cl)
 {
+    while (cl->ssl && !cl->eof && cl->len < cl->cap) {
+        int r = SSL_read(cl->ssl, cl->buf + cl->len, (int)(cl->cap - cl->len));
+        if (r > 0) {
+            cl->len += (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(cl->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            cl->eof = true; /* close_notify, EOF or a reset */
+        ERR_clear_error();
+        return;
+    }
     while (!cl->eof && cl->len < cl->cap) {
         ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, MSG_DONTWAIT);
         if (n > 0) {
@@ -1870,8 +1937,68 @@ static void test_stream_chunk_crlf(void **state)
     cl_close(cl);
 }
 
+/* The same tests through the openssl bufferevent (--tls-cert): framing, keep-alive and
+ * pipelining, refusals and their close, the connection caps' 503, and streamed bodies with
+ * their pause/resume backpressure and memory bound. */
+#define TLS_VARIANT(name)                                                                     \
+    static void tls_##name(void **state)                                                     \
+    {                                                                                         \
+        use_tls = true;                                                                       \
+        name(state);                                                                          \
+    }
+TLS_VARIANT(test_keepalive_reuse)
+TLS_VARIANT(test_pipelined)
+TLS_VARIANT(test_413_content_length)
+TLS_VARIANT(test_strict_framing)
+TLS_VARIANT(test_max_connections)
+TLS_VARIANT(test_large_response_backpressure)
+TLS_VARIANT(test_stream_content_length)
+TLS_VARIANT(test_stream_memory_bound)
+TLS_VARIANT(test_stream_chunked)
+TLS_VARIANT(test_stream_client_cut)
+TLS_VARIANT(test_stream_expect_continue)
+TLS_VARIANT(test_stream_chunk_crlf)
+
+/* A self-signed certificate for the TLS runs (the openssl command, as test_pull does). */
+static int tls_setup(void)
+{
+    strcpy(certdir, "/tmp/test_http_cert.XXXXXX");
+    if (!mkdtemp(certdir))
+        return -1;
+    char cmd[512], cert[128], key[128], err[512];
+    snprintf(cert, sizeof cert, "%s/cert.pem", certdir);
+    snprintf(key, sizeof key, "%s/key.pem", certdir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+             "-subj /CN=127.0.0.1 -keyout %s -out %s >/dev/null 2>&1", key, cert);
+    if (system(cmd) != 0)
+        return -1;
+    server_tls = tls_server_ctx(cert, key, err, sizeof err);
+    client_tls = SSL_CTX_new(TLS_client_method());
+    if (!server_tls || !client_tls) {
+        fprintf(stderr, "tls setup: %s\n", err);
+        return -1;
+    }
+    SSL_CTX_set_verify(client_tls, SSL_VERIFY_NONE, NULL);
+    return 0;
+}
+
+static void tls_cleanup(void)
+{
+    char cmd[128];
+    tls_ctx_free(server_tls);
+    SSL_CTX_free(client_tls);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", certdir);
+    if (certdir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", certdir);
+}
+
 int main(void)
 {
+    if (tls_setup() != 0) {
+        fprintf(stderr, "test_http: cannot make the TLS certificate\n");
+        return 1;
+    }
     large_body = malloc(LARGE_BODY);
     for (size_t i = 0; i < LARGE_BODY; i++)
         large_body[i] = (char)('a' + i % 26);
@@ -1916,9 +2043,22 @@ int main(void)
         T(test_stream_expect_continue),
         T(test_strict_framing),
         T(test_stream_chunk_crlf),
+        T(tls_test_keepalive_reuse),
+        T(tls_test_pipelined),
+        T(tls_test_413_content_length),
+        T(tls_test_strict_framing),
+        T(tls_test_max_connections),
+        T(tls_test_large_response_backpressure),
+        T(tls_test_stream_content_length),
+        T(tls_test_stream_memory_bound),
+        T(tls_test_stream_chunked),
+        T(tls_test_stream_client_cut),
+        T(tls_test_stream_expect_continue),
+        T(tls_test_stream_chunk_crlf),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tls_cleanup();
     free(large_body);
     return rc;
 }
