@@ -4,7 +4,8 @@ chunk data followed by junk, duplicate or conflicting Content-Length -> 400 and 
 Transfer-Encoding other than a lone "chunked" -> 501 and close; HTTP/0.9 -> 400 at once (not
 held until the request deadline). Bodies: duplicate JSON keys and NaN/Infinity -> 400
 INVALID_ARGUMENT naming the key. Query: a bad percent-escape -> 400 INVALID_ARGUMENT naming the
-parameter (client_token no longer silently dropped, ?action=validate%zz no longer File.add).
+parameter (client_token no longer silently dropped, ?action=validate%zz no longer File.add);
+a client_token too long for any token is refused too, not dropped.
 A whitespace-only file name -> INVALID_ARGUMENT. An upload URI whose name segment is not the
 token's file -> 404, and the file is untouched."""
 
@@ -158,6 +159,13 @@ class BodyAndQueryTest(FilesCase, ServerTestCase):
         r = self.admin.post(UPDATE_SESSION_PATH + "?client_token=abc%2",
                             {"library_item_id": item})
         self.assertApiError(r, 400, "INVALID_ARGUMENT", mentions=("client_token",))
+        # Too long for any client_token: refused, not dropped (query or header).
+        r = self.admin.post(UPDATE_SESSION_PATH + "?client_token=" + "a" * 300,
+                            {"library_item_id": item})
+        self.assertApiError(r, 400, "INVALID_ARGUMENT", mentions=("client_token", "too long"))
+        r = self.admin.post(UPDATE_SESSION_PATH, {"library_item_id": item},
+                            headers={"Client-Token": "b" * 300})
+        self.assertApiError(r, 400, "INVALID_ARGUMENT", mentions=("client_token", "too long"))
         self.assertEqual(self.admin.list_sessions(item).json, [], "no session was created")
         sid = self.create_session(self.admin, item)
         r = self.admin.post(files_path(sid) + "?action=validate%zz", push_spec("v.bin"))
