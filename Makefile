@@ -54,7 +54,7 @@ $(BUILD)/store/lua_scripts.o: $(BUILD)/store/lua_scripts.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_http: tests/unit/test_http.c $(BUILD)/net/http.o $(CORE_OBJ)
+$(BUILD)/tests/test_http: tests/unit/test_http.c $(BUILD)/net/http.o $(BUILD)/net/tls.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 

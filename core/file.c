@@ -86,6 +86,29 @@ size_t checksum_hex_len(checksum_alg_t a) {
  * one: no separator of either platform, and not a name the file system gives a meaning to.
  * Dots elsewhere ("a..b", ".hidden", "x.") are ordinary characters: without a separator they
  * cannot form a ".." segment. */
+/* Bytes of the white-space character at s (ASCII space, or a Unicode space in UTF-8: U+00A0,
+ * U+2000..U+200B, U+202F, U+205F, U+3000, U+FEFF), or 0. Controls are refused before this. */
+static size_t space_len(const unsigned char *s) {
+    if (s[0] == ' ') return 1;
+    if (s[0] == 0xc2 && s[1] == 0xa0) return 2;
+    if (s[0] == 0xe2 && s[1] == 0x80 && ((s[2] >= 0x80 && s[2] <= 0x8b) || s[2] == 0xaf)) return 3;
+    if (s[0] == 0xe2 && s[1] == 0x81 && s[2] == 0x9f) return 3;
+    if (s[0] == 0xe3 && s[1] == 0x80 && s[2] == 0x80) return 3;
+    if (s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) return 3;
+    return 0;
+}
+
+/* A name of white space only looks empty in every listing. */
+static bool blank(const char *name) {
+    const unsigned char *s = (const unsigned char *)name;
+    while (*s) {
+        size_t n = space_len(s);
+        if (!n) return false;
+        s += n;
+    }
+    return true;
+}
+
 int check_file_name(const char *field, const char *name, vapi_failure_t *f) {
     char num[24];
     if (!name)
@@ -118,6 +141,11 @@ int check_file_name(const char *field, const char *name, vapi_failure_t *f) {
         return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_file_name",
                          "The field {0} has an invalid value '{1}'; a file name must not be '.' "
                          "or '..'.",
+                         field, name, NULL);
+    if (blank(name))
+        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_file_name",
+                         "The field {0} has an invalid value '{1}'; a file name must not be only "
+                         "white space.",
                          field, name, NULL);
     return C_OK;
 }

@@ -93,8 +93,11 @@ void send_failure_status(http_request_t *req, flavour_t flavour, const vapi_fail
 
 /* Reads a string parameter: /rest body field, /api body field, query parameter, then the
  * header of the same name in Title-Case with '-' ("client_token" -> "Client-Token").
- * NULL if absent; *wrong_type set when present but not a string. */
-const char *call_param(call_t *c, const char *name, char *buf, size_t size, bool *wrong_type);
+ * NULL if absent, or with *st saying why not (present but not a string, or longer than buf:
+ * never silently taken for absent). call_param_failure() words it. */
+typedef enum { PARAM_OK, PARAM_WRONG_TYPE, PARAM_TOO_LONG } param_status_t;
+const char *call_param(call_t *c, const char *name, char *buf, size_t size, param_status_t *st);
+int call_param_failure(const char *name, param_status_t st, vapi_failure_t *f);
 /* Sets the subject named by NOT_FOUND messages. */
 void call_subject(call_t *c, const char *what, const char *id);
 

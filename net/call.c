@@ -218,11 +218,25 @@ static const char *body_param(call_t *c, const char *name, bool *wrong_type) {
     return json_object_get_string(v);
 }
 
-const char *call_param(call_t *c, const char *name, char *buf, size_t size, bool *wrong_type) {
-    *wrong_type = false;
-    const char *v = body_param(c, name, wrong_type);
-    if (v || *wrong_type) return v;
+/* Is the query parameter there, only too long for the caller's buffer? (The query was checked
+ * for bad escapes before the call began, so a failed lookup is absence or length.) */
+static bool query_param_present(call_t *c, const char *name) {
+    if (!c->req->query) return false;
+    size_t n = strlen(c->req->query) + 1;
+    char *big = malloc(n);
+    bool present = big && http_query_param(c->req, name, big, n);
+    free(big);
+    return present;
+}
+
+const char *call_param(call_t *c, const char *name, char *buf, size_t size, param_status_t *st) {
+    bool wrong_type = false;
+    *st = PARAM_OK;
+    const char *v = body_param(c, name, &wrong_type);
+    if (wrong_type) *st = PARAM_WRONG_TYPE;
+    if (v || wrong_type) return v;
     if (http_query_param(c->req, name, buf, size)) return buf;
+    if (query_param_present(c, name)) { *st = PARAM_TOO_LONG; return NULL; }
     char header[64];
     size_t i = 0;
     bool upper = true;
@@ -234,7 +248,16 @@ const char *call_param(call_t *c, const char *name, char *buf, size_t size, bool
     header[i] = '\0';
     v = http_header(c->req, header);
     if (v && copy_str(buf, size, v) == C_OK) return buf;
+    if (v) *st = PARAM_TOO_LONG;
     return NULL;
+}
+
+int call_param_failure(const char *name, param_status_t st, vapi_failure_t *f) {
+    if (st == PARAM_TOO_LONG)
+        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "value_too_long",
+                         "The field {0} is too long.", name, NULL);
+    return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_field_type",
+                     "The field {0} must be a string.", name, NULL);
 }
 
 void call_on_id(void *arg, store_status_t st, const char *detail) {

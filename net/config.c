@@ -56,6 +56,9 @@ static const option_t options[] = {
     {"orphan-grace-s", OPT_INT, "SECONDS", "900", "a file on disk that Redis does not reference is deleted by the scan only once this old", F(orphan_grace_s), 0, 86400 * 30},
     {"pull-allow", OPT_CIDRS, "CIDR[,CIDR...]", "none", "networks a PULL may reach although they are loopback, private, link-local, ... or this server's own address (repeatable)", F(pull_allow), 0, 0},
     {"idle-timeout-ms", OPT_INT, "MS", "60000", "idle keep-alive connections close after this", F(http.idle_timeout_ms), 10, 3600000},
+    {"tls-cert", OPT_PATH, "FILE", "", "PEM certificate (chain): --listen speaks HTTPS (TLS 1.2+); needs --tls-key", F(tls_cert), 0, 0},
+    {"tls-key", OPT_PATH, "FILE", "", "PEM private key of --tls-cert", F(tls_key), 0, 0},
+    {"max-connections-per-client", OPT_INT, "N", "64", "open connections one client address may hold; past it a new one is answered 503 with Retry-After", F(http.max_connections_per_client), 1, 1 << 20},
 };
 
 static void usage(FILE *out) {
@@ -64,10 +67,13 @@ static void usage(FILE *out) {
     for (size_t i = 0; i < ARRAY_LEN(options); i++) {
         char left[64];
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].metavar);
-        fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help,
-                options[i].def[0] ? options[i].def
-                : strcmp(options[i].name, "secret-file") == 0 ? "<storage-dir>/.secret"
-                                                               : "http:// + the --listen address");
+        const char *def = options[i].def[0] ? options[i].def
+                          : options[i].offset == offsetof(config_t, public_url)
+                              ? "http:// (https:// with --tls-cert) + the --listen address"
+                          : options[i].offset == offsetof(config_t, secret_file)
+                              ? "<storage-dir>/.secret"
+                              : "none";
+        fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help, def);
     }
     fprintf(out, "  %-34s %s\n", "--help", "print this and exit");
 }
@@ -156,6 +162,11 @@ int config_parse(config_t *cfg, int argc, char **argv) {
     }
     if (optind < argc) {
         fprintf(stderr, "update-sessiond: unexpected argument '%s'\n", argv[optind]);
+        return C_ERR;
+    }
+    if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
+        fprintf(stderr, "update-sessiond: --tls-cert and --tls-key go together (give both for "
+                        "HTTPS, or neither)\n");
         return C_ERR;
     }
     return C_OK;

@@ -18,6 +18,8 @@ typedef struct {
     char users_file[PATH_MAX];
     char secret_file[PATH_MAX];
     char public_url[512];
+    char tls_cert[PATH_MAX];  /* both set: HTTPS; both empty: HTTP */
+    char tls_key[PATH_MAX];
     char key_prefix[64];
     int64_t session_timeout_s;
     int64_t retention_s;

@@ -27,7 +27,19 @@
  * Writes are ours: the bufferevent's EV_WRITE stays off and responses are written to the
  * socket directly once the current batch of requests is handled (one write(2) for a whole
  * pipelined batch); only a response the kernel does not take at once is handed to the
- * bufferevent to finish.
+ * bufferevent to finish. Over TLS (http_server_set_tls) the bufferevent is an openssl one and
+ * OpenSSL alone writes the socket: every response goes through the bufferevent (EV_WRITE on
+ * until drained), and a close sends close_notify first. Reading is the same for both.
+ *
+ * Strict framing: what lenient http_parser lets through is refused here (check_framing,
+ * is_tchar, crlf_check, the HTTP/0.9 check): HTTP/1.1 without exactly one Host, non-token
+ * header names, control bytes in values, repeated Content-Length or one with
+ * Transfer-Encoding (400), any transfer coding but a lone chunked (501), chunk data not
+ * followed by CRLF, and a request line without a version (400 at once).
+ *
+ * Connection caps: a hash of client addresses counts connections per address; an idle list
+ * (fresh or between keep-alive requests, oldest first) gives the connection to close at
+ * max_connections; otherwise a "busy" connection answers 503 + Retry-After and lingers.
  *
  * Streaming request bodies. When a request's headers are complete and the stream matcher
  * accepts it, on_headers_complete pauses the parser; the read loop then moves the connection
@@ -97,8 +109,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -106,6 +121,7 @@
 #define DEFAULT_MAX_HEADER_BYTES (16u * 1024)
 #define DEFAULT_MAX_BODY_BYTES (1024u * 1024)
 #define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_MAX_CONNECTIONS_PER_CLIENT 64
 #define DEFAULT_REQUEST_DEADLINE_MS 30000
 #define DEFAULT_IDLE_TIMEOUT_MS 60000
 
@@ -117,6 +133,8 @@
 #define LINGER_MAX_MS 2000
 #define LINGER_MAX_BYTES (1024u * 1024)
 #define ACCEPT_PAUSE_MS 100
+#define BUSY_MAX 64                  /* 503 answers being written or lingering at once */
+#define BUSY_REASON "Too many connections; retry later"
 #define LISTEN_BACKLOG 1024
 #define CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
 
@@ -129,11 +147,25 @@ typedef struct {
     uint32_t name, name_len, value, value_len;
 } hdr_t;
 
+/* One client address and how many connections it holds (the per-client cap). */
+typedef struct peer peer_t;
+struct peer {
+    peer_t *next;               /* bucket chain */
+    uint8_t addr[16];
+    uint8_t family;
+    int count;
+};
+
 typedef struct conn conn_t;
 struct conn {
     http_request_t pub;         /* first member: an http_request_t * is a conn_t * */
     http_server_t *srv;         /* NULL once orphaned or detached */
     conn_t *prev, *next;
+    conn_t *idle_prev, *idle_next; /* the server's idle list, oldest first */
+    bool idle;                  /* on the idle list: open, no request begun */
+    bool busy;                  /* only answers 503 (over a connection cap), then closes */
+    bool tls;                   /* an openssl bufferevent: every byte goes through it */
+    peer_t *peer_ent;           /* counted against this client address (NULL: not counted) */
     struct bufferevent *bev;    /* NULL once orphaned */
     evutil_socket_t fd;
     struct event *timer;
@@ -174,6 +206,13 @@ struct conn {
     bool stream_stopped;        /* on_data returned -1: nothing more is delivered */
     bool stream_continue;       /* "100 Continue" owed at the first resume */
     bool msg_complete;          /* on_message_complete ran for the current request */
+
+    /* Strict chunk framing: the stream offset of the CRLF owed after a chunk's data. */
+    uint64_t fed;               /* bytes http_parser consumed before the current execute */
+    const char *exec_buf;       /* the buffer of the current http_parser_execute() */
+    size_t exec_len;
+    uint64_t crlf_at;           /* where the owed CRLF starts (stream offset) */
+    int crlf_left;              /* bytes of it still unchecked (0: none owed) */
 };
 
 struct http_server {
@@ -188,11 +227,17 @@ struct http_server {
     bool accept_paused;         /* inside a run of EMFILE pauses (logged once per run) */
     long last_refuse_log;       /* second of the last "max_connections" log line */
     conn_t *conns;
-    int nconns;
+    int nconns;                 /* connections serving requests (busy ones not counted) */
+    int nbusy;                  /* connections answering 503 */
+    conn_t *idle_head, *idle_tail;
+    peer_t **peers;             /* hash of client addresses, nbuckets a power of two */
+    size_t nbuckets, npeers;
+    long last_evict_log;
     size_t read_high;
     struct timeval tv_deadline, tv_idle, tv_linger;
     http_stats_t stats;
     http_stream_t stream;       /* all callbacks NULL: no streaming */
+    SSL_CTX *ssl_ctx;           /* borrowed; NULL: plain HTTP */
 };
 
 /* For tests only (deliberately not in net/http.h): the most input bytes a streamed request
@@ -203,6 +248,8 @@ static http_parser_settings parser_settings;
 
 static void conn_process(conn_t *c);
 static void conn_close(conn_t *c);
+static void conn_dispatch(conn_t *c, int status, const char *reason);
+static void idle_unlink(conn_t *c);
 static void req_publish(conn_t *c);
 
 /* One line on stderr; the front end has no other output channel. */
@@ -248,6 +295,7 @@ void http_limits_defaults(http_limits_t *l)
     l->max_header_bytes = DEFAULT_MAX_HEADER_BYTES;
     l->max_body_bytes = DEFAULT_MAX_BODY_BYTES;
     l->max_connections = DEFAULT_MAX_CONNECTIONS;
+    l->max_connections_per_client = DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
     l->request_deadline_ms = DEFAULT_REQUEST_DEADLINE_MS;
     l->idle_timeout_ms = DEFAULT_IDLE_TIMEOUT_MS;
 }
@@ -339,6 +387,47 @@ static int count_header_bytes(conn_t *c, size_t n)
     return 0;
 }
 
+/* RFC 9110 "tchar": the bytes a header field name is made of. http_parser (built without
+ * HTTP_PARSER_STRICT) lets spaces and other bytes through, which other HTTP agents in front of
+ * or behind us may read differently (request smuggling), so names are checked here. */
+static bool is_tchar(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Field values may hold visible bytes, spaces, tabs and obs-text, never other controls. */
+static bool value_byte_ok(unsigned char ch)
+{
+    return ch == '\t' || (ch >= 0x20 && ch != 0x7f);
+}
+
+/* A chunk's data must be followed by CRLF; lenient http_parser takes any two bytes. The owed
+ * CRLF is found by its stream offset (it may be split across reads, or lie past where the
+ * parser stopped), and checked in whatever part of it the current buffer holds. */
+static int crlf_check(conn_t *c)
+{
+    uint64_t end = c->fed + c->exec_len;
+    while (c->crlf_left > 0) {
+        uint64_t pos = c->crlf_at + (uint64_t)(2 - c->crlf_left);
+        if (pos < c->fed || pos >= end)
+            return 0;
+        char want = c->crlf_left == 2 ? '\r' : '\n';
+        if (c->exec_buf[pos - c->fed] != want)
+            return refuse(c, 400, "Chunk data not followed by CRLF");
+        c->crlf_left--;
+    }
+    return 0;
+}
+
+/* Called when a chunk's data was all delivered (at + len is just past its last byte). */
+static int chunk_data_done(conn_t *c, const char *at, size_t len)
+{
+    c->crlf_at = c->fed + (uint64_t)(at + len - c->exec_buf);
+    c->crlf_left = 2;
+    return crlf_check(c);
+}
+
 /* Splits the finished URL into raw path and raw query (in place, at '?' and '#'), then
  * appends the percent-decoded path. Origin form ("/a?b") is split by hand, the common case;
  * absolute form, "*" and CONNECT's authority go through http_parser_parse_url. */
@@ -402,6 +491,7 @@ static int on_message_begin(http_parser *p)
 {
     conn_t *c = p->data;
     c->msg_begun = true;
+    idle_unlink(c);
     if (c->fresh) {
         c->fresh = false; /* the deadline armed at accept keeps running */
     } else if (c->timer) {
@@ -425,12 +515,17 @@ static int on_url(http_parser *p, const char *at, size_t len)
     if (hbuf_append(c, at, len) != C_OK)
         return refuse(c, 500, "Out of memory");
     c->url_len += len;
+    if (p->http_major == 0 && p->http_minor == 9)
+        return refuse(c, 400, "HTTP/0.9 request (no HTTP version)");
     return 0;
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!is_tchar((unsigned char)at[i]))
+            return refuse(c, 400, "Invalid character in a header field name");
     if (c->headers_done) /* a trailer after a chunked body: counted, not kept */
         return count_header_bytes(c, len + HEADER_LINE_OVERHEAD);
     if (c->piece != PIECE_FIELD) {
@@ -466,6 +561,9 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    for (size_t i = 0; i < len; i++)
+        if (!value_byte_ok((unsigned char)at[i]))
+            return refuse(c, 400, "Invalid character in a header field value");
     if (c->headers_done)
         return count_header_bytes(c, len);
     if (c->piece != PIECE_VALUE) {
@@ -491,6 +589,41 @@ static const char *find_header(const conn_t *c, const char *name)
     return NULL;
 }
 
+static size_t count_headers(const conn_t *c, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nhdrs_done; i++)
+        n += strcasecmp(c->hbuf + c->hdrs[i].name, name) == 0;
+    return n;
+}
+
+/* The framing headers, read strictly: HTTP/1.1 needs exactly one Host; Content-Length once at
+ * most and never with Transfer-Encoding (400: two agents could frame the body differently);
+ * the only transfer coding served is a lone "chunked" (501 for any other, "gzip, chunked"
+ * included). Returns 0, or refuse()'s -1. */
+static int check_framing(conn_t *c, const http_parser *p)
+{
+    size_t hosts = count_headers(c, "Host");
+    if (p->http_minor == 1 && hosts == 0)
+        return refuse(c, 400, "Missing Host header");
+    if (hosts > 1)
+        return refuse(c, 400, "More than one Host header");
+    size_t lengths = count_headers(c, "Content-Length");
+    size_t codings = count_headers(c, "Transfer-Encoding");
+    if (lengths > 1)
+        return refuse(c, 400, "More than one Content-Length header");
+    if (codings > 0) {
+        const char *te = find_header(c, "Transfer-Encoding");
+        te += strspn(te, " \t");
+        size_t n = strcspn(te, " \t");
+        if (codings > 1 || n != 7 || strncasecmp(te, "chunked", 7) != 0 || te[n + strspn(te + n, " \t")])
+            return refuse(c, 501, "Transfer-Encoding other than chunked");
+        if (lengths > 0)
+            return refuse(c, 400, "Both Content-Length and Transfer-Encoding");
+    }
+    return 0;
+}
+
 /* Decides everything that can be decided before the body: version (505), body size from
  * Content-Length (413 without reading a byte of it), keep-alive, "100 Continue", and whether
  * the body is streamed. A streamed request pauses the parser here (on the last header byte,
@@ -514,6 +647,8 @@ static int on_headers_complete(http_parser *p)
 
     if (p->http_major != 1 || p->http_minor > 1)
         return refuse(c, 505, "HTTP Version Not Supported");
+    if (check_framing(c, p))
+        return -1;
     c->keep_alive = http_should_keep_alive(p) && p->method != HTTP_CONNECT;
     c->echo_keep_alive = c->keep_alive && p->http_minor == 0;
 
@@ -567,6 +702,8 @@ static int on_chunk_header(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     conn_t *c = p->data;
+    if ((p->flags & F_CHUNKED) && p->content_length == 0 && chunk_data_done(c, at, len))
+        return -1;
     if (c->streaming || c->state != ST_READ) {
         if (c->state != ST_STREAM || c->stream_stopped)
             return -1; /* answered from inside on_data: the rest is discarded */
@@ -633,6 +770,147 @@ static void req_reset(conn_t *c)
     c->content_length = -1;
     c->streaming = c->stream_paused = c->stream_stopped = c->stream_continue = false;
     c->msg_complete = false;
+    c->crlf_left = 0;
+}
+
+/* ---------- idle list and client addresses ---------- */
+
+/* The idle list holds every connection that is open with no request begun (fresh, or
+ * between keep-alive requests), oldest first: at the connection cap its head makes room. */
+static void idle_unlink(conn_t *c)
+{
+    http_server_t *srv = c->srv;
+    if (!c->idle || !srv)
+        return;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        srv->idle_head = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    else
+        srv->idle_tail = c->idle_prev;
+    c->idle_prev = c->idle_next = NULL;
+    c->idle = false;
+}
+
+static void idle_link(conn_t *c)
+{
+    http_server_t *srv = c->srv;
+    if (!srv || c->busy)
+        return;
+    idle_unlink(c);
+    c->idle_prev = srv->idle_tail;
+    if (srv->idle_tail)
+        srv->idle_tail->idle_next = c;
+    else
+        srv->idle_head = c;
+    srv->idle_tail = c;
+    c->idle = true;
+}
+
+/* The address part of a client's sockaddr (no port); false for other families. */
+static bool peer_key(const struct sockaddr *sa, uint8_t addr[16], uint8_t *family)
+{
+    memset(addr, 0, 16);
+    if (sa->sa_family == AF_INET) {
+        memcpy(addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        memcpy(addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    } else {
+        return false;
+    }
+    *family = (uint8_t)sa->sa_family;
+    return true;
+}
+
+static size_t peer_hash(const uint8_t addr[16], size_t nbuckets)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (int i = 0; i < 16; i++)
+        h = (h ^ addr[i]) * 1099511628211ull;
+    return (size_t)(h ^ (h >> 29)) & (nbuckets - 1);
+}
+
+static peer_t **peer_slot(http_server_t *srv, const uint8_t addr[16], uint8_t family)
+{
+    peer_t **pp = &srv->peers[peer_hash(addr, srv->nbuckets)];
+    while (*pp && ((*pp)->family != family || memcmp((*pp)->addr, addr, 16) != 0))
+        pp = &(*pp)->next;
+    return pp;
+}
+
+/* Doubles the table when it holds twice as many addresses as buckets (chains stay short
+ * whatever --max-connections is). A failed allocation keeps the old table. */
+static void peers_grow(http_server_t *srv)
+{
+    size_t n = srv->nbuckets ? srv->nbuckets * 2 : 256;
+    peer_t **nb = calloc(n, sizeof *nb);
+    if (!nb)
+        return;
+    for (size_t i = 0; i < srv->nbuckets; i++) {
+        peer_t *e = srv->peers[i], *next;
+        for (; e; e = next) {
+            next = e->next;
+            size_t h = peer_hash(e->addr, n);
+            e->next = nb[h];
+            nb[h] = e;
+        }
+    }
+    free(srv->peers);
+    srv->peers = nb;
+    srv->nbuckets = n;
+}
+
+/* How many connections the client at sa holds now. */
+static int peer_count(http_server_t *srv, const struct sockaddr *sa)
+{
+    uint8_t addr[16], family;
+    if (!srv->nbuckets || !peer_key(sa, addr, &family))
+        return 0;
+    peer_t *e = *peer_slot(srv, addr, family);
+    return e ? e->count : 0;
+}
+
+/* Counts the connection against its client address (not done when memory runs out: the cap
+ * is then not enforced for it, which is safer than refusing it). */
+static void peer_attach(conn_t *c, const struct sockaddr *sa)
+{
+    http_server_t *srv = c->srv;
+    uint8_t addr[16], family;
+    if (!peer_key(sa, addr, &family))
+        return;
+    if (srv->npeers >= 2 * srv->nbuckets)
+        peers_grow(srv);
+    if (!srv->nbuckets)
+        return;
+    peer_t **pp = peer_slot(srv, addr, family);
+    if (!*pp) {
+        peer_t *e = calloc(1, sizeof *e);
+        if (!e)
+            return;
+        memcpy(e->addr, addr, 16);
+        e->family = family;
+        *pp = e;
+        srv->npeers++;
+    }
+    (*pp)->count++;
+    c->peer_ent = *pp;
+}
+
+static void peer_detach(conn_t *c)
+{
+    http_server_t *srv = c->srv;
+    peer_t *e = c->peer_ent;
+    c->peer_ent = NULL;
+    if (!e || --e->count > 0)
+        return;
+    peer_t **pp = peer_slot(srv, e->addr, e->family);
+    if (*pp == e) {
+        *pp = e->next;
+        srv->npeers--;
+        free(e);
+    }
 }
 
 /* ---------- connection plumbing ---------- */
@@ -677,7 +955,12 @@ static void conn_detach(conn_t *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
-    srv->nconns--;
+    idle_unlink(c);
+    peer_detach(c);
+    if (c->busy)
+        srv->nbusy--;
+    else
+        srv->nconns--;
     c->srv = NULL;
 }
 
@@ -748,6 +1031,11 @@ static int conn_flush(conn_t *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (c->write_armed || evbuffer_get_length(out) == 0)
         return C_OK;
+    if (c->tls) { /* only OpenSSL may write to a TLS socket: always through the bufferevent */
+        c->write_armed = true;
+        bufferevent_enable(c->bev, EV_WRITE);
+        return C_OK;
+    }
     /* bufferevent_socket keeps the start of its output buffer frozen so that only it drains
      * the buffer; we drain it ourselves the same way it does: unfreeze, write, freeze. */
     evbuffer_unfreeze(out, 1);
@@ -768,6 +1056,11 @@ static int conn_flush(conn_t *c)
  * moment so that closing with unread data does not reset the connection under our answer. */
 static void conn_finish_close(conn_t *c)
 {
+    if (c->tls && c->bev) { /* the output is drained: close_notify goes out now */
+        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        if (ssl && SSL_is_init_finished(ssl))
+            SSL_shutdown(ssl);
+    }
     if (!c->linger || !c->bev) {
         conn_close(c);
         return;
@@ -843,6 +1136,7 @@ static void conn_dispatch(conn_t *c, int status, const char *reason)
     http_server_t *srv = c->srv;
     if (c->timer)
         evtimer_del(c->timer);
+    idle_unlink(c);
     c->state = ST_HANDLER;
     req_publish(c);
     if (status) {
@@ -1030,12 +1324,24 @@ static void conn_process(conn_t *c)
         if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
             break;
         bool streamed = c->state == ST_STREAM;
-        size_t n = http_parser_execute(&c->parser, &parser_settings, v.iov_base, v.iov_len);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        c->exec_buf = v.iov_base;
+        c->exec_len = v.iov_len;
+        size_t n = 0;
+        enum http_errno e = HPE_CB_body;
+        if (!c->crlf_left || crlf_check(c) == 0) { /* the rest of an owed CRLF comes first */
+            n = http_parser_execute(&c->parser, &parser_settings, v.iov_base, v.iov_len);
+            e = HTTP_PARSER_ERRNO(&c->parser);
+        }
+        c->fed += n;
         if (streamed) {
             evbuffer_drain(in, n);
             stream_parsed(c, e, n < v.iov_len);
             continue;
+        }
+        if (!c->headers_done && e == HPE_OK && c->url_seen && c->parser.http_major == 0 &&
+            c->parser.http_minor == 9) {
+            refuse(c, 400, "HTTP/0.9 request (no HTTP version)"); /* not held to the deadline */
+            e = HPE_CB_url;
         }
         if (!c->headers_done && e == HPE_OK) {
             c->raw_header_bytes += n;
@@ -1107,6 +1413,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
     conn_t *c = arg;
+    if (what & BEV_EVENT_CONNECTED)
+        return; /* the TLS handshake is done; the request deadline still runs */
     if ((what & BEV_EVENT_EOF) && c->state == ST_READ && c->write_armed &&
         evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
         c->state = ST_CLOSING;
@@ -1149,14 +1457,30 @@ static void format_peer(char *out, size_t size, const struct sockaddr *sa)
 
 /* Everything a connection needs is allocated here, once; requests on it allocate nothing
  * of their own beyond what their bytes need. */
-static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa)
+static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa,
+                        bool busy)
 {
     conn_t *c = calloc(1, sizeof *c);
-    if (!c)
+    if (!c) {
+        evutil_closesocket(fd);
         return NULL;
+    }
     c->fd = fd;
     c->pub.body = evbuffer_new();
-    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (srv->ssl_ctx) {
+        SSL *ssl = SSL_new(srv->ssl_ctx);
+        c->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl,
+                                                      BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (!c->bev)
+            SSL_free(ssl);
+        else
+            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+        c->tls = true;
+    } else {
+        c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     c->timer = evtimer_new(srv->base, on_timer, c);
     if (!c->pub.body || !c->bev || !c->timer) {
         if (!c->bev)
@@ -1169,7 +1493,14 @@ static conn_t *conn_new(http_server_t *srv, evutil_socket_t fd, const struct soc
     if (srv->conns)
         srv->conns->prev = c;
     srv->conns = c;
-    srv->nconns++;
+    c->busy = busy;
+    if (busy) {
+        srv->nbusy++;
+    } else {
+        srv->nconns++;
+        peer_attach(c, sa);
+        idle_link(c);
+    }
 
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -1210,7 +1541,8 @@ static void write_response(conn_t *c, int status, const char *ctype, const char 
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
     if (!bodyless)
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", blen);
-    const char *conn_hdr = close ? "Connection: close\r\n"
+    const char *conn_hdr = c->busy ? "Retry-After: 1\r\nConnection: close\r\n"
+                         : close ? "Connection: close\r\n"
                          : c->echo_keep_alive ? "Connection: keep-alive\r\n" : "";
     size_t ct_len = ctype ? strlen(ctype) : 0;
     size_t ex_len = extra ? strlen(extra) : 0;
@@ -1281,6 +1613,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
             event_del(c->watch);
     } else {
         c->state = ST_READ;
+        idle_link(c);
         http_parser_pause(&c->parser, 0);
         if (!c->in_process) {
             bufferevent_enable(c->bev, EV_READ);
@@ -1336,10 +1669,93 @@ bool http_query_param(const http_request_t *req, const char *name, char *out, si
     }
 }
 
+/* Is s[0..len) well-formed percent-encoding whose decoding holds no NUL? */
+static bool pct_valid(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\0')
+            return false;
+        if (s[i] != '%')
+            continue;
+        if (i + 2 >= len)
+            return false;
+        int hi = hexval((unsigned char)s[i + 1]), lo = hexval((unsigned char)s[i + 2]);
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+            return false;
+        i += 2;
+    }
+    return true;
+}
+
+/* A parameter that does not decode would read as absent through http_query_param(), so the
+ * application checks the whole query once first: a bad escape is an error, never a silently
+ * dropped parameter. */
+bool http_query_valid(const http_request_t *req, char *bad, size_t size)
+{
+    if (!req || !req->query)
+        return true;
+    for (const char *q = req->query;;) {
+        size_t plen = strcspn(q, "&");
+        const char *eq = memchr(q, '=', plen);
+        size_t klen = eq ? (size_t)(eq - q) : plen;
+        if (!pct_valid(q, plen)) {
+            if (bad && size > 0) {
+                long n = pct_decode(q, klen, bad, size - 1, true);
+                if (n < 0) { /* the name itself is bad: show it as sent */
+                    n = (long)(klen < size - 1 ? klen : size - 1);
+                    memcpy(bad, q, (size_t)n);
+                }
+                bad[n] = '\0';
+            }
+            return false;
+        }
+        if (q[plen] == '\0')
+            return true;
+        q += plen + 1;
+    }
+}
+
 /* ---------- listener ---------- */
 
-/* Over max_connections the new socket is closed at once: cheaper than keeping it queued, and
- * the client learns immediately. Refusals are counted and logged at most once a second. */
+/* Logs a connection-cap event at most once a second per kind. */
+static void cap_log(http_server_t *srv, long *last, const char *what, uint64_t count)
+{
+    struct timeval now;
+    event_base_gettimeofday_cached(srv->base, &now);
+    if (now.tv_sec == *last)
+        return;
+    *last = now.tv_sec;
+    hlog("%s (%llu so far)", what, (unsigned long long)count);
+}
+
+/* Over a connection cap the client is told so, never reset: a "busy" connection answers 503
+ * with Retry-After through the reject function at once, then closes with linger (its request,
+ * when it comes, is read and discarded, so the close does not reset the answer away). Busy
+ * connections are few (BUSY_MAX); past that the socket is closed at once. */
+static void refuse_busy(http_server_t *srv, evutil_socket_t fd, const struct sockaddr *sa,
+                        bool per_client)
+{
+    srv->stats.refused++;
+    char what[160];
+    if (per_client)
+        snprintf(what, sizeof what, "a client is at max_connections_per_client (%d): answering 503",
+                 srv->limits.max_connections_per_client);
+    else
+        snprintf(what, sizeof what, "at max_connections (%d), none idle: answering 503",
+                 srv->limits.max_connections);
+    cap_log(srv, &srv->last_refuse_log, what, srv->stats.refused);
+    if (srv->nbusy >= BUSY_MAX) {
+        evutil_closesocket(fd);
+        return;
+    }
+    conn_t *c = conn_new(srv, fd, sa, true);
+    if (c)
+        conn_dispatch(c, 503, BUSY_REASON);
+}
+
+/* A new client within its per-client cap gets a connection: at max_connections the longest
+ * idle keep-alive connection (no request begun) is closed to make room; with none idle, and
+ * over the per-client cap, the client gets 503 (refuse_busy). */
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
@@ -1350,19 +1766,22 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         srv->accept_paused = false;
         hlog("accepting again after %llu pause(s)", (unsigned long long)srv->stats.accept_pauses);
     }
-    if (srv->nconns >= srv->limits.max_connections) {
-        evutil_closesocket(fd);
-        srv->stats.refused++;
-        struct timeval now;
-        event_base_gettimeofday_cached(srv->base, &now);
-        if (now.tv_sec != srv->last_refuse_log) {
-            srv->last_refuse_log = now.tv_sec;
-            hlog("at max_connections (%d): refusing connections (%llu so far)",
-                 srv->limits.max_connections, (unsigned long long)srv->stats.refused);
-        }
+    if (peer_count(srv, sa) >= srv->limits.max_connections_per_client) {
+        refuse_busy(srv, fd, sa, true);
         return;
     }
-    if (conn_new(srv, fd, sa))
+    if (srv->nconns >= srv->limits.max_connections && srv->idle_head) {
+        srv->stats.evicted++;
+        cap_log(srv, &srv->last_evict_log,
+                "at max_connections: closing the longest-idle connection for a new client",
+                srv->stats.evicted);
+        conn_close(srv->idle_head);
+    }
+    if (srv->nconns >= srv->limits.max_connections) {
+        refuse_busy(srv, fd, sa, false);
+        return;
+    }
+    if (conn_new(srv, fd, sa, false))
         srv->stats.accepted++;
 }
 
@@ -1420,6 +1839,8 @@ http_server_t *http_server_new(struct event_base *base, const http_limits_t *lim
         if (limits->max_header_bytes > 0) srv->limits.max_header_bytes = limits->max_header_bytes;
         if (limits->max_body_bytes > 0) srv->limits.max_body_bytes = limits->max_body_bytes;
         if (limits->max_connections > 0) srv->limits.max_connections = limits->max_connections;
+        if (limits->max_connections_per_client > 0)
+            srv->limits.max_connections_per_client = limits->max_connections_per_client;
         if (limits->request_deadline_ms > 0)
             srv->limits.request_deadline_ms = limits->request_deadline_ms;
         if (limits->idle_timeout_ms > 0) srv->limits.idle_timeout_ms = limits->idle_timeout_ms;
@@ -1429,6 +1850,7 @@ http_server_t *http_server_new(struct event_base *base, const http_limits_t *lim
     srv->reject = reject;
     srv->arg = arg;
     srv->last_refuse_log = -1;
+    srv->last_evict_log = -1;
     size_t biggest = srv->limits.max_header_bytes > srv->limits.max_body_bytes
                          ? srv->limits.max_header_bytes : srv->limits.max_body_bytes;
     srv->read_high = biggest + READ_SLACK;
@@ -1539,12 +1961,20 @@ void http_server_free(http_server_t *srv)
     while (srv->conns)
         conn_close(srv->conns);
     event_free(srv->pause_timer);
+    free(srv->peers);
     free(srv);
+}
+
+/* The handshake of every new connection runs within the request deadline armed at accept. */
+void http_server_set_tls(http_server_t *srv, struct ssl_ctx_st *ctx)
+{
+    if (srv)
+        srv->ssl_ctx = ctx;
 }
 
 int http_server_connections(const http_server_t *srv)
 {
-    return srv ? srv->nconns : 0;
+    return srv ? srv->nconns + srv->nbusy : 0;
 }
 
 void http_server_stats(const http_server_t *srv, http_stats_t *out)

@@ -9,8 +9,10 @@
  * valid until http_respond(), which then only frees it.
  *
  * Limits (all in http_limits_t): header bytes (431), body bytes (413, decided from
- * Content-Length before reading the body, or while reading a chunked one), connections
- * (over the cap a new connection is closed at once), a per-request deadline that closes a
+ * Content-Length before reading the body, or while reading a chunked one), connections (at
+ * max_connections the longest-idle keep-alive connection is closed to make room; with none
+ * idle, or over max_connections_per_client for the client's address, the new connection is
+ * answered 503 with Retry-After and closed, never reset), a per-request deadline that closes a
  * client that has not sent a whole request in time (slow-loris), an idle keep-alive timeout,
  * and EMFILE/ENFILE on accept: the listener pauses for a moment instead of spinning. */
 #ifndef NET_HTTP_H
@@ -33,6 +35,7 @@ typedef struct {
     size_t max_header_bytes;   /* request line + headers, default 16 KiB */
     size_t max_body_bytes;     /* default 1 MiB */
     int max_connections;       /* default 1024 */
+    int max_connections_per_client; /* by client address, default 64 */
     int request_deadline_ms;   /* whole request must arrive within this, default 30000 */
     int idle_timeout_ms;       /* keep-alive idle, default 60000 */
 } http_limits_t;
@@ -56,6 +59,9 @@ const char *http_header(const http_request_t *req, const char *name);
 /* Percent-decoded value of a query parameter (first occurrence) into out; false if absent or
  * if it does not fit / contains NUL. */
 bool http_query_param(const http_request_t *req, const char *name, char *out, size_t size);
+/* Does every parameter of the query decode (well-formed escapes, no NUL)? If not, false, with
+ * the first bad parameter's name (decoded if it can be, else as sent; cut to fit) in bad. */
+bool http_query_valid(const http_request_t *req, char *bad, size_t size);
 
 /* Sends the response and finishes the request (frees it). content_type may be NULL when the
  * body is empty. extra_headers: NULL or "Name: value\r\n..." lines. Adds Content-Length,
@@ -81,6 +87,14 @@ void http_server_stop(http_server_t *srv);
 void http_server_free(http_server_t *srv);
 int http_server_connections(const http_server_t *srv);
 
+/* HTTPS: connections accepted from now on speak TLS with this context (NULL: plain HTTP);
+ * the context is borrowed and must outlive the server. Everything else, streamed bodies and
+ * their backpressure included, works the same through the TLS bufferevent; what differs: a
+ * client that leaves while the handler holds its request is noticed at the next write rather
+ * than at once (its close_notify reads as pending bytes). */
+struct ssl_ctx_st;
+void http_server_set_tls(http_server_t *srv, struct ssl_ctx_st *ctx);
+
 /* Fills every field with its default (the values named above). http_server_new() also treats a
  * NULL limits pointer, or any field <= 0, as "use the default". */
 void http_limits_defaults(http_limits_t *limits);
@@ -88,7 +102,8 @@ void http_limits_defaults(http_limits_t *limits);
 /* Counters since http_server_new(), for logs, metrics and tests. */
 typedef struct {
     uint64_t accepted;      /* connections taken on */
-    uint64_t refused;       /* closed at once because max_connections was reached */
+    uint64_t refused;       /* answered 503 (or closed, past the few kept for that) at a cap */
+    uint64_t evicted;       /* idle connections closed at max_connections for a new client */
     uint64_t accept_pauses; /* 100 ms listener pauses after EMFILE/ENFILE/ENOBUFS/ENOMEM */
     uint64_t requests;      /* requests handed to the handler */
     uint64_t rejected;      /* requests refused by the front end (reject function) */

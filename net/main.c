@@ -12,6 +12,7 @@
 
 #include "net/api.h"
 #include "net/secret.h"
+#include "net/tls.h"
 #include "net/data/data.h"
 #include "net/data/janitor.h"
 
@@ -106,6 +107,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "update-sessiond: out of memory at start\n");
         return 1;
     }
+    struct ssl_ctx_st *tls = NULL;
+    if (app.cfg.tls_cert[0]) {
+        char why[1024];
+        tls = tls_server_ctx(app.cfg.tls_cert, app.cfg.tls_key, why, sizeof(why));
+        if (!tls) {
+            fprintf(stderr, "update-sessiond: %s\n", why);
+            return 1;
+        }
+        http_server_set_tls(app.http, tls);
+    }
+    const char *scheme = tls ? "https" : "http";
     int port = http_server_listen(app.http, app.cfg.listen_host, app.cfg.listen_port);
     if (port < 0) {
         fprintf(stderr, "update-sessiond: cannot listen on %s:%d\n", app.cfg.listen_host,
@@ -115,7 +127,8 @@ int main(int argc, char **argv) {
     if (app.cfg.public_url[0])
         copy_str(app.public_url, sizeof(app.public_url), app.cfg.public_url);
     else
-        snprintf(app.public_url, sizeof(app.public_url), "http://%s:%d", app.cfg.listen_host, port);
+        snprintf(app.public_url, sizeof(app.public_url), "%s://%s:%d", scheme,
+                 app.cfg.listen_host, port);
 
     data_config_t dcfg = {
         .base = app.base,
@@ -151,7 +164,8 @@ int main(int argc, char **argv) {
     event_add(sigterm, NULL);
     event_add(sigint, NULL);
 
-    fprintf(stderr, "update-sessiond listening on http://%s:%d\n", app.cfg.listen_host, port);
+    fprintf(stderr, "update-sessiond listening on %s://%s:%d\n", scheme, app.cfg.listen_host,
+            port);
     event_base_dispatch(app.base);
 
     event_free(sigterm);
@@ -164,6 +178,7 @@ int main(int argc, char **argv) {
     janitor_stop(app.janitor);
     store_free(app.store); /* answers calls still waiting on Redis, while HTTP is still there */
     http_server_free(app.http);
+    tls_ctx_free(tls);
     data_plane_free(app.data);
     users_free(app.users);
     event_base_free(app.base);

@@ -34,11 +34,10 @@ static bool file_session(call_t *c) {
 /* A required string parameter (body field, or query parameter on GET). */
 static const char *required_param(call_t *c, const char *field, char *buf, size_t size) {
     vapi_failure_t f;
-    bool wrong_type;
-    const char *v = call_param(c, field, buf, size, &wrong_type);
-    if (wrong_type)
-        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_field_type", "The field {0} must be a string.",
-                  field, NULL);
+    param_status_t pst;
+    const char *v = call_param(c, field, buf, size, &pst);
+    if (pst != PARAM_OK)
+        call_param_failure(field, pst, &f);
     else if (!v || !v[0])
         vapi_fail(&f, VAPI_INVALID_ARGUMENT, "field_required", "The field {0} is required.", field,
                   NULL);

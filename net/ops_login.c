@@ -18,7 +18,10 @@ static void fail_login(call_t *c, const char *why) {
 }
 
 /* The cookie is set for /rest callers unless they ask for header-only authentication
- * (govmomi always does); /api callers use the header. */
+ * (govmomi always does); /api callers use the header. Scripts cannot read it (HttpOnly),
+ * other sites cannot make browsers send it (SameSite=Strict; net/routes.c also wants JSON on
+ * state-changing requests that carry only the cookie), and over HTTPS it never leaves in clear
+ * (Secure). */
 static void on_login_recorded(void *arg, store_status_t st, const char *detail) {
     call_t *c = arg;
     if (st != ST_OK) { call_fail_store(c, st, detail); return; }
@@ -26,7 +29,8 @@ static void on_login_recorded(void *arg, store_status_t st, const char *detail) 
     char cookie[512] = "";
     if (c->flavour == FLAVOUR_REST && !(header_only && strcasecmp(header_only, "true") == 0))
         snprintf(cookie, sizeof(cookie),
-                 "Set-Cookie: vmware-api-session-id=%s; Path=/; HttpOnly\r\n", c->token);
+                 "Set-Cookie: vmware-api-session-id=%s; Path=/; HttpOnly; SameSite=Strict%s\r\n",
+                 c->token, c->app->cfg.tls_cert[0] ? "; Secure" : "");
     call_reply_extra_headers(c, json_object_new_string(c->token), cookie[0] ? cookie : NULL);
 }
 

@@ -20,11 +20,10 @@ void op_session_create(call_t *c) {
     if (spec_session(c->spec, c->prefix, true, &spec, &f) != C_OK) { call_fail(c, &f); return; }
 
     char token_buf[128];
-    bool wrong_type;
-    const char *token = call_param(c, "client_token", token_buf, sizeof(token_buf), &wrong_type);
-    if (wrong_type) {
-        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_argument",
-                  "The field client_token must be a string.", NULL);
+    param_status_t pst;
+    const char *token = call_param(c, "client_token", token_buf, sizeof(token_buf), &pst);
+    if (pst != PARAM_OK) {
+        call_param_failure("client_token", pst, &f);
         call_fail(c, &f);
         return;
     }

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "core/json_strict.h"
 #include "core/privilege.h"
 #include "core/validate.h"
 #include "net/api.h"
@@ -158,11 +160,12 @@ static flavour_t flavour_of(const char *path) {
     return path && strncmp(path, "/rest/", 6) == 0 ? FLAVOUR_REST : FLAVOUR_API;
 }
 
-/* The login token: header vmware-api-session-id, else the cookie of that name. */
-static void read_token(const http_request_t *req, char *out, size_t size) {
+/* The login token: header vmware-api-session-id, else the cookie of that name. True when it
+ * came from the cookie. */
+static bool read_token(const http_request_t *req, char *out, size_t size) {
     out[0] = '\0';
     const char *h = http_header(req, "vmware-api-session-id");
-    if (h) { copy_str(out, size, h); return; }
+    if (h) { copy_str(out, size, h); return false; }
     const char *cookie = http_header(req, "Cookie");
     const char *name = "vmware-api-session-id=";
     for (const char *p = cookie; p && (p = strstr(p, name)) != NULL; p++) {
@@ -170,8 +173,42 @@ static void read_token(const http_request_t *req, char *out, size_t size) {
         p += strlen(name);
         size_t len = strcspn(p, ";");
         if (len < size) { memcpy(out, p, len); out[len] = '\0'; }
-        return;
+        return out[0] != '\0';
     }
+    return false;
+}
+
+/* Cross-site request forgery: a browser sends the cookie with any cross-site form post, but
+ * only a same-origin script (or a non-browser client) can send Content-Type: application/json
+ * or a custom header. So a state-changing request carried by the cookie alone must say it is
+ * JSON; one with the vmware-api-session-id header (govc, every SDK) needs nothing more. */
+static bool csrf_refused(const http_request_t *req, bool token_from_cookie) {
+    if (!token_from_cookie) return false;
+    if (req->method != HTTP_POST && req->method != HTTP_PUT && req->method != HTTP_PATCH &&
+        req->method != HTTP_DELETE)
+        return false;
+    const char *ct = http_header(req, "Content-Type");
+    if (!ct) return true;
+    ct += strspn(ct, " \t");
+    size_t n = strcspn(ct, "; \t");
+    return !(n == 16 && strncasecmp(ct, "application/json", 16) == 0);
+}
+
+/* What json-c accepts and a body must not hold: a repeated key (json-c keeps the last) and
+ * NaN / Infinity / overflowing numbers. */
+static int strict_body(call_t *c, const char *text, size_t len, vapi_failure_t *f) {
+    char where[128];
+    json_strict_t r = json_strict_check(text, len, c->body, where, sizeof(where));
+    if (r == JSON_STRICT_OK) return C_OK;
+    json_object_put(c->body);
+    c->body = NULL;
+    if (r == JSON_STRICT_DUPLICATE_KEY)
+        return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_json",
+                         "The request body is not valid JSON: the key {0} appears twice in one "
+                         "object.", where, NULL);
+    return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_json",
+                     "The request body is not valid JSON: the value of {0} is not a finite "
+                     "number.", where[0] ? where : "the body", NULL);
 }
 
 /* Parses the body with the configured depth limit. An empty body gives NULL and C_OK. */
@@ -189,7 +226,7 @@ static int parse_body(call_t *c, vapi_failure_t *f) {
     json_tokener_free(tok);
     if (err == json_tokener_success) {
         while (used < len && strchr(" \t\r\n", text[used])) used++;
-        if (used == len) return C_OK;
+        if (used == len) return strict_body(c, text, len, f);
         err = json_tokener_error_parse_unexpected;
     }
     if (c->body) { json_object_put(c->body); c->body = NULL; }
@@ -228,6 +265,14 @@ void api_handle(http_request_t *req, void *arg) {
     app_t *app = arg;
     if (soap_handles(req)) { soap_handle(req, app); return; }
     flavour_t flavour = flavour_of(req->path);
+    vapi_failure_t f;
+    char bad[64];
+    if (!http_query_valid(req, bad, sizeof(bad))) {
+        vapi_fail(&f, VAPI_INVALID_ARGUMENT, "invalid_query_parameter",
+                  "The query parameter {0} is not validly percent-encoded.", bad, NULL);
+        send_failure(req, flavour, &f);
+        return;
+    }
     char action[64];
     const char *act = http_query_param(req, flavour == FLAVOUR_REST ? "~action" : "action",
                                        action, sizeof(action)) ? action : NULL;
@@ -239,7 +284,6 @@ void api_handle(http_request_t *req, void *arg) {
     bool path_known;
     const operation_t *op =
         find_operation(req, flavour, act, id, sizeof(id), name, sizeof(name), &path_known);
-    vapi_failure_t f;
     if (!op) {
         if (act)
             vapi_fail(&f, VAPI_OPERATION_NOT_FOUND, "vapi.method.input.invalid.action",
@@ -266,7 +310,15 @@ void api_handle(http_request_t *req, void *arg) {
     c->flavour = flavour;
     memcpy(c->id, id, sizeof(c->id));
     memcpy(c->name, name, sizeof(c->name));
-    read_token(req, c->token, sizeof(c->token));
+    bool token_from_cookie = read_token(req, c->token, sizeof(c->token));
+    if (!op->anonymous && csrf_refused(req, token_from_cookie)) {
+        vapi_fail(&f, VAPI_UNAUTHENTICATED, "vapi.security.authentication.cookie_needs_json",
+                  "A {0} request authenticated by the session cookie alone must have the header "
+                  "Content-Type: application/json (or send the login in the header "
+                  "vmware-api-session-id).", req->method_name, NULL);
+        call_fail(c, &f);
+        return;
+    }
     c->auth.token = c->token;
     c->auth.required_privs = op->privs;
     c->prefix = "";
@@ -297,11 +349,12 @@ void api_handle(http_request_t *req, void *arg) {
 }
 
 /* Requests the front end refused (400 malformed, 413 body too large, 431 headers too large,
- * 505): the front end decides the status, the body says why in the vAPI shape. */
+ * 501 transfer coding, 503 over a connection cap, 505): the front end decides the status,
+ * the body says why in the vAPI shape. */
 void api_reject(http_request_t *req, int status, const char *reason, void *arg) {
     (void)arg;
     vapi_failure_t f;
-    vapi_fail(&f, VAPI_INVALID_REQUEST, "vapi.http.request.rejected",
-              "The request was rejected: {0}.", reason, NULL);
+    vapi_fail(&f, status == 503 ? VAPI_SERVICE_UNAVAILABLE : VAPI_INVALID_REQUEST,
+              "vapi.http.request.rejected", "The request was rejected: {0}.", reason, NULL);
     send_failure_status(req, flavour_of(req->path), &f, status);
 }

@@ -42,7 +42,7 @@ mkdir -p "$OUT"
 start_redis
 # start NAME PREFIX TIMEOUT: one instance on a free port; sets PORT and PID.
 start() {
-    start_server "$1" --key-prefix "$2" --session-timeout "$3" --max-connections 4096
+    start_server "$1" --key-prefix "$2" --session-timeout "$3" --max-connections 4096 --max-connections-per-client 4096
 }
 start A "$PREFIX" 3600
 A_PID=$PID A_PORT=$PORT

@@ -45,7 +45,7 @@ ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror tests/bench/evhttp_baseline.c -o "$
 
 # --- redis, server, baseline ----------------------------------------------------------------
 start_redis
-start_server server --key-prefix bench: --max-connections 4096
+start_server server --key-prefix bench: --max-connections 4096 --max-connections-per-client 4096
 SERVER_PID=$PID
 wait_http "$PORT" "$SERVER_PID" "$SERVER" "$TMP/server.log"
 

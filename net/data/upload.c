@@ -1,6 +1,6 @@
 /* net/data/upload.c: PUSH uploads on the upload URIs <public url>/cls/data/<token>/<name> (the
- * name segment is ignored; the token alone authorizes; a vmware-api-session-id header, when
- * sent, must be a valid login). Bodies are streamed (net/http.h) into the file's blob and
+ * token authorizes; the name segment must be the token's file's name, else 404 as for an
+ * unknown token; a vmware-api-session-id header, when sent, must be a valid login). Bodies are streamed (net/http.h) into the file's blob and
  * hashed as they arrive.
  *
  *   PUT, POST  the whole file from byte 0 into a new blob (store UPLOAD_BEGIN) -> 200.
@@ -58,6 +58,8 @@ typedef struct {
     upload_mode_t mode;
     up_phase_t phase;
     char token[UPLOAD_TOKEN_MAX];
+    char uri_name[FILE_NAME_MAX]; /* the URI's name segment, decoded */
+    bool name_checked;      /* a read-only probe found uri_name to be the token's file */
     char login[256];
     char attempt[BLOB_ID_MAX];
     char blob[BLOB_ID_MAX];
@@ -496,12 +498,46 @@ static void begin_resume(upload_t *u) {
     }
 }
 
+/* The token's file must be the one the URI names: a token with another name segment is no
+ * upload address (404, the answer for an unknown token). */
+static bool name_mismatch(upload_t *u, const session_file_t *f) {
+    if (!f || strcmp(f->name, u->uri_name) == 0) return false;
+    vapi_failure_t fail;
+    set_phase(u, UP_DONE);
+    respond(u, status_of(ST_NOT_FOUND, &fail, ""), &fail, NULL);
+    release(u);
+    return true;
+}
+
+static void start_begin(upload_t *u);
+
+/* The read-only probe that checks the name segment before a BEGIN or RESUME changes anything
+ * (a BEGIN replaces the file's blob). Its refusals are the ones the change would get. */
+static void on_checked(void *arg, store_status_t st, const char *session_id,
+                       const session_file_t *f) {
+    (void)session_id;
+    upload_t *u = arg;
+    u->pending--;
+    if (name_mismatch(u, f)) return;
+    if (st != ST_OK || u->dp->stopping) {
+        vapi_failure_t fail;
+        set_phase(u, UP_DONE);
+        int code = status_of(u->dp->stopping ? ST_UNAVAILABLE : st, &fail, f ? f->name : "");
+        respond(u, code, &fail, NULL);
+        release(u);
+        return;
+    }
+    u->name_checked = true;
+    start_begin(u);
+}
+
 /* The store made the file TRANSFERRING under our attempt (or answered the probe). */
 static void on_begun(void *arg, store_status_t st, const char *session_id,
                      const session_file_t *f) {
     upload_t *u = arg;
     u->pending--;
     vapi_failure_t fail;
+    if (u->mode == UPLOAD_PROBE && name_mismatch(u, f)) return;
     if (st != ST_OK || u->dp->stopping) {
         set_phase(u, UP_DONE);
         int code = status_of(u->dp->stopping ? ST_UNAVAILABLE : st, &fail, f ? f->name : "");
@@ -558,6 +594,12 @@ static void start_begin(upload_t *u) {
         return;
     }
     bool probe = u->mode == UPLOAD_PROBE;
+    if (!probe && !u->name_checked) {
+        upload_begin_t check = {u->token, UPLOAD_PROBE, NULL, NULL, u->dp->instance};
+        u->pending++;
+        store_upload_begin(u->dp->store, &check, on_checked, u);
+        return;
+    }
     upload_begin_t ub = {u->token, u->mode, probe ? NULL : u->attempt, probe ? NULL : u->blob,
                          u->dp->instance};
     u->granted_ms = data_mono_ms();
@@ -671,7 +713,8 @@ static void upload_start(http_request_t *req, void *arg) {
     const char *rest = req->path + strlen(DATA_PREFIX);
     const char *slash = strchr(rest, '/');
     size_t len = slash ? (size_t)(slash - rest) : 0;
-    if (!slash || len == 0 || len >= sizeof(u->token)) {
+    if (!slash || len == 0 || len >= sizeof(u->token) ||
+        copy_str(u->uri_name, sizeof(u->uri_name), slash + 1) != C_OK) {
         set_phase(u, UP_DONE);
         respond(u, status_of(ST_NOT_FOUND, &f, ""), &f, NULL);
         release(u);

@@ -31,6 +31,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -369,6 +370,29 @@ def write_users_file(path, users=None):
 
 
 # ---------------------------------------------------------------------------------------------
+# TLS
+# ---------------------------------------------------------------------------------------------
+
+def make_self_signed(directory, cn="127.0.0.1"):
+    """A fresh self-signed P-256 certificate and its key in directory: (cert, key) paths."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=" + cn,
+                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def tls_client_context(cafile):
+    """A client context that trusts exactly the test server's self-signed certificate (the
+    certificate names 127.0.0.1 in its CN only, so the host name is not matched)."""
+    ctx = ssl.create_default_context(cafile=cafile)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+# ---------------------------------------------------------------------------------------------
 # update-sessiond
 # ---------------------------------------------------------------------------------------------
 
@@ -389,12 +413,16 @@ class Server:
         write_users_file(self.users_file, users)
         self.log_path = os.path.join(self.dir, "server.log")
         self.proc = None
+        # With --tls-cert the server speaks HTTPS: its clients trust that certificate.
+        self.tls_context = None
+        if "--tls-cert" in self.args:
+            self.tls_context = tls_client_context(self.args[self.args.index("--tls-cert") + 1])
         if start:
             self.start()
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % ("https" if self.tls_context else "http", self.port)
 
     def command_line(self):
         return [USD_BIN,
@@ -464,7 +492,7 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def client(self, user=None):
-        c = Client(self.port)
+        c = Client(self.port, context=self.tls_context)
         if user is not None:
             c.login(user, USERS[user][0])
         return c
@@ -536,11 +564,12 @@ def basic_auth(user, password):
 class Client:
     """HTTP+JSON client for one server. Each request uses a fresh connection."""
 
-    def __init__(self, port, token=None, host="127.0.0.1", timeout=HTTP_TIMEOUT):
+    def __init__(self, port, token=None, host="127.0.0.1", timeout=HTTP_TIMEOUT, context=None):
         self.host = host
         self.port = port.port if isinstance(port, Server) else port
         self.token = token
         self.timeout = timeout
+        self.context = context  # an ssl.SSLContext: HTTPS
 
     def request(self, method, path, body=None, headers=None, auth=True):
         """Returns Response(status, parsed JSON or None, raw bytes, headers).
@@ -559,7 +588,11 @@ class Client:
             hdrs[SESSION_HEADER] = self.token
         if headers:
             hdrs.update(headers)
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if self.context is not None:
+            conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                               context=self.context)
+        else:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()

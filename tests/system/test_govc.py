@@ -31,7 +31,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ROOT, USERS, Client, ServerTestCase, uniq  # noqa: E402
+from harness import ROOT, USERS, Client, ServerTestCase, make_self_signed, uniq  # noqa: E402
 
 GOVC_TIMEOUT = 120          # seconds per govc command (a -pull import polls every 3 s)
 BUILD_TIMEOUT = 1800        # the first build installs Go and the govmomi sources
@@ -260,8 +260,10 @@ class GovcCase(ServerTestCase):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("GOVC_") and not k.startswith("GOVMOMI_")}
         password = USERS[user][0] if password is None else password
+        scheme = "https" if self.server.tls_context else "http"
         env.update({
-            "GOVC_URL": "http://%s:%s@127.0.0.1:%d/sdk" % (user, password, self.server.port),
+            "GOVC_URL": "%s://%s:%s@127.0.0.1:%d/sdk" % (scheme, user, password,
+                                                         self.server.port),
             "GOVC_INSECURE": "1",
             "GOVMOMI_HOME": home or self.home,
         })
@@ -467,6 +469,59 @@ class GovcImportTest(GovcCase):
         path = self.write("held.bin", os.urandom(2048))
         self.govc("library.import", lib + "/held", path)
         self.assertEqual(set(self.item_files(lib, "held")), {"held.bin"})
+
+
+class GovcTlsTest(GovcCase):
+    """govc against the server over HTTPS (--tls-cert/--tls-key, a self-signed certificate;
+    GOVC_INSECURE=1 as set for every govc run): SOAP login, library.create, library.import of
+    a file (its upload URI is https:// by default), library.ls, and -pull from an http source."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tls_dir = tempfile.mkdtemp(prefix="usd-govc-tls-")
+        cert, key = make_self_signed(cls.tls_dir)
+        cls.server_args = ("--tls-cert", cert, "--tls-key", key, "--pull-allow", "127.0.0.1/32")
+        try:
+            super().setUpClass()
+        except BaseException:
+            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+
+    def test_import_ls_pull_over_tls(self):
+        self.assertIsNotNone(self.server.tls_context)
+        self.assertTrue(self.env()["GOVC_URL"].startswith("https://"))
+        lib, _ = self.make_library()
+        self.assertIn("/" + lib, self.govc("library.ls")[1].splitlines())
+        data = os.urandom(256 * 1024 + 3)
+        path = self.write("tls-data.bin", data)
+        _, out, err = self.govc("library.import", lib, path)
+        self.assertIn("Uploading tls-data.bin", out + err)
+        self.assertIn("/%s/tls-data" % lib, self.govc("library.ls", lib + "/*")[1].splitlines())
+        files = self.item_files(lib, "tls-data")
+        self.assertEqual(files["tls-data.bin"]["size"], len(data))
+        if "checksum_info" in files["tls-data.bin"]:
+            self.assertEqual(files["tls-data.bin"]["checksum_info"]["checksum"].lower(),
+                             hashlib.sha1(data).hexdigest())
+        pulled = os.urandom(100 * 1024)
+        served = os.path.join(self.tmp, "www")
+        os.makedirs(served)
+        with open(os.path.join(served, "pulled.bin"), "wb") as f:
+            f.write(pulled)
+        fs = FileServer(served)
+        try:
+            self.govc("library.import", "-pull", "-n", "pulled", lib, fs.url("pulled.bin"))
+        finally:
+            fs.close()
+        self.assertIn(("GET", "/pulled.bin"), fs.seen)
+        self.assertEqual(self.item_files(lib, "pulled")["pulled.bin"]["size"], len(pulled))
+        self.assertIn("/%s/pulled" % lib, self.govc("library.ls", lib + "/*")[1].splitlines())
 
 
 if __name__ == "__main__":

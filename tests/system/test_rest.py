@@ -1148,7 +1148,8 @@ class LoginCookieTest(RestCase, ServerTestCase):
         for cookie in ("vmware-api-session-id=" + morsel.value,
                        "a=b; vmware-api-session-id=%s; c=d" % morsel.value):
             with self.subTest(cookie=cookie):
-                hdr = {"Cookie": cookie}
+                # A POST carried by the cookie alone must say it is JSON (CSRF, test_cookies).
+                hdr = {"Cookie": cookie, "Content-Type": "application/json"}
                 info = self.value(anon.post(R_LOGIN + "?~action=get", headers=hdr), "info")
                 self.assertEqual(info["user"], "admin", info)
                 for k in ("created_time", "last_accessed_time"):
@@ -1175,7 +1176,8 @@ class LoginCookieTest(RestCase, ServerTestCase):
 
     def test_logout_with_cookie(self):
         r, token = self.rest_login()
-        hdr = {"Cookie": "vmware-api-session-id=" + self.the_cookie(r)[0].value}
+        hdr = {"Cookie": "vmware-api-session-id=" + self.the_cookie(r)[0].value,
+               "Content-Type": "application/json"}  # cookie-only POST/DELETE: JSON (CSRF)
         anon = Client(self.server.port)
         self.value(anon.post(R_LOGIN + "?~action=get", headers=hdr))
         self.void(anon.delete(R_LOGIN, headers=hdr), "logout")

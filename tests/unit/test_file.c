@@ -157,6 +157,13 @@ static void test_file_name_bad(void **state) {
         const char *name, *msg;
     } bad[] = {
         {"", "The field file_spec.name must not be empty."},
+        {" ", "The field file_spec.name has an invalid value ' '; a file name must not be only "
+              "white space."},
+        {"   ", "The field file_spec.name has an invalid value '   '; a file name must not be "
+                "only white space."},
+        {" \xc2\xa0\xe3\x80\x80", "The field file_spec.name has an invalid value "
+                                   "' \xc2\xa0\xe3\x80\x80'; a file name must not be only white "
+                                   "space."},
         {".", "The field file_spec.name has an invalid value '.'; a file name must not be '.' or "
               "'..'."},
         {"..", "The field file_spec.name has an invalid value '..'; a file name must not be '.' or "

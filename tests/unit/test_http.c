@@ -4,9 +4,13 @@
  * bound. Covers parsing (query, Content-Length and chunked bodies, percent-decoding),
  * keep-alive and pipelining (also with an asynchronous handler), every limit (413, 431,
  * request deadline, idle timeout, max_connections, EMFILE pause), refusals (400, 505),
- * clients leaving before an asynchronous answer, server stop/free with work in flight, and
+ * clients leaving before an asynchronous answer, server stop/free with work in flight,
  * streamed request bodies (checksummed pieces, pause/resume and the memory bound, chunked,
- * refusals before and during the body, cuts, idle timeout, 100-continue at resume). */
+ * refusals before and during the body, cuts, idle timeout, 100-continue at resume), the strict
+ * framing rules (Host, header names, Content-Length, transfer codings, chunk CRLF, HTTP/0.9),
+ * the connection caps (idle eviction, 503 + Retry-After, per client address), and a set of
+ * these again over TLS (tls_*: the server with a self-signed certificate, an OpenSSL client
+ * on a non-blocking socket that runs the server's loop while it waits). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,10 +30,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "net/http.h"
+#include "net/tls.h"
 
 #define WAIT_MS 2000
 #define LARGE_BODY (1024 * 1024)
@@ -57,6 +66,11 @@ typedef struct {
 } world_t;
 
 static world_t W;
+
+/* TLS runs: the server gets the context (srv_start) and cl_open() makes TLS clients. */
+static bool use_tls;
+static SSL_CTX *server_tls, *client_tls;
+static char certdir[64];
 
 typedef enum { ACT_NONE, ACT_RESUME, ACT_ANSWER } stream_act_t;
 
@@ -194,6 +208,8 @@ static void srv_start(const http_limits_t *l)
     assert_non_null(W.base);
     W.srv = http_server_new(W.base, l, handler, reject, &W);
     assert_non_null(W.srv);
+    if (use_tls)
+        http_server_set_tls(W.srv, server_tls);
     W.port = http_server_listen(W.srv, "127.0.0.1", 0);
     assert_true(W.port > 0);
 }
@@ -224,6 +240,7 @@ static int teardown(void **state)
     memset(&W, 0, sizeof W);
     memset(&S, 0, sizeof S);
     want_starts = 1;
+    use_tls = false;
     return 0;
 }
 
@@ -248,6 +265,7 @@ static void pump(int ms)
 
 typedef struct {
     int fd;
+    SSL *ssl;     /* a TLS client (use_tls) */
     char *buf;
     size_t len, cap;
     bool eof;
@@ -260,6 +278,26 @@ typedef struct {
     size_t body_len;
 } resp_t;
 
+/* A TLS client on a non-blocking socket: the handshake, like every read and write, runs the
+ * server's loop while it waits. */
+static void cl_tls_connect(client_t *cl)
+{
+    fcntl(cl->fd, F_SETFL, fcntl(cl->fd, F_GETFL) | O_NONBLOCK);
+    cl->ssl = SSL_new(client_tls);
+    assert_non_null(cl->ssl);
+    SSL_set_fd(cl->ssl, cl->fd);
+    long deadline = now_ms() + WAIT_MS;
+    for (;;) {
+        int r = SSL_connect(cl->ssl);
+        if (r == 1)
+            return;
+        int e = SSL_get_error(cl->ssl, r);
+        assert_true(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE);
+        assert_true(now_ms() < deadline);
+        pump(1);
+    }
+}
+
 static client_t *cl_open(void)
 {
     client_t *cl = calloc(1, sizeof *cl);
@@ -270,6 +308,8 @@ static client_t *cl_open(void)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)W.port)};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_equal(connect(cl->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    if (use_tls)
+        cl_tls_connect(cl);
     return cl;
 }
 
@@ -277,6 +317,8 @@ static void cl_close(client_t *cl)
 {
     if (!cl)
         return;
+    if (cl->ssl)
+        SSL_free(cl->ssl);
     if (cl->fd >= 0)
         close(cl->fd);
     free(cl->buf);
@@ -286,10 +328,23 @@ static void cl_close(client_t *cl)
 static void cl_send(client_t *cl, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = send(cl->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            pump(1);
-            continue;
+        ssize_t n;
+        if (cl->ssl) {
+            int chunk = len > 65536 ? 65536 : (int)len;
+            int r = SSL_write(cl->ssl, data, chunk);
+            if (r <= 0) {
+                int e = SSL_get_error(cl->ssl, r);
+                assert_true(e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE);
+                pump(1);
+                continue;
+            }
+            n = r;
+        } else {
+            n = send(cl->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                pump(1);
+                continue;
+            }
         }
         assert_true(n > 0);
         data += n;
@@ -304,6 +359,18 @@ static void cl_sends(client_t *cl, const char *s)
 
 static void cl_recv(client_t *cl)
 {
+    while (cl->ssl && !cl->eof && cl->len < cl->cap) {
+        int r = SSL_read(cl->ssl, cl->buf + cl->len, (int)(cl->cap - cl->len));
+        if (r > 0) {
+            cl->len += (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(cl->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            cl->eof = true; /* close_notify, EOF or a reset */
+        ERR_clear_error();
+        return;
+    }
     while (!cl->eof && cl->len < cl->cap) {
         ssize_t n = recv(cl->fd, cl->buf + cl->len, cl->cap - cl->len, MSG_DONTWAIT);
         if (n > 0) {
@@ -404,7 +471,7 @@ static void pump_until(bool (*cond)(void))
 
 static bool one_call(void) { return W.calls >= 1; }
 static bool no_connections(void) { return http_server_connections(W.srv) == 0; }
-static bool one_connection(void) { return http_server_connections(W.srv) == 1; }
+static bool four_or_fewer(void) { return http_server_connections(W.srv) <= 4; }
 
 /* ---------- tests ---------- */
 
@@ -882,30 +949,193 @@ static void test_idle_timeout(void **state)
     cl_close(cl);
 }
 
+/* Reads one response on a connection the server answers and closes: status, the head, and
+ * whether the close came (a FIN after the answer, not a reset before it). */
+static void expect_busy(client_t *cl)
+{
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.head, "\r\nRetry-After: 1\r\n"));
+    assert_non_null(strstr(r.head, "Connection: close\r\n"));
+    resp_free(&r);
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+}
+
+/* At max_connections with idle keep-alive connections held, a new client is served: the
+ * longest-idle one is closed to make room. With every connection busy, the new client gets
+ * 503 + Retry-After (also after it sent its request: no reset), and is served once one frees. */
 static void test_max_connections(void **state)
 {
     (void)state;
     http_limits_t l = limits();
-    l.max_connections = 2;
+    l.max_connections = 4;
+    srv_start(&l);
+    client_t *idle[4];
+    for (int i = 0; i < 4; i++) {
+        idle[i] = cl_open();
+        roundtrip(idle[i], "GET /i HTTP/1.1\r\nHost: t\r\n\r\n", "GET /i|");
+        pump(2);
+    }
+    /* idle[1] is used again: idle[0] is now the longest idle, then idle[2]. */
+    roundtrip(idle[0], "GET /again HTTP/1.1\r\nHost: t\r\n\r\n", "GET /again|");
+    roundtrip(idle[1], "GET /again HTTP/1.1\r\nHost: t\r\n\r\n", "GET /again|");
+    client_t *fifth = cl_open();
+    roundtrip(fifth, "GET /fifth HTTP/1.1\r\nHost: t\r\n\r\n", "GET /fifth|");
+    assert_true(wait_closed(idle[2], WAIT_MS) >= 0); /* the longest idle went */
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(st.refused, 0);
+    assert_int_equal(http_server_connections(W.srv), 4);
+    roundtrip(idle[0], "GET /still HTTP/1.1\r\nHost: t\r\n\r\n", "GET /still|");
+    roundtrip(idle[1], "GET /still HTTP/1.1\r\nHost: t\r\n\r\n", "GET /still|");
+    roundtrip(idle[3], "GET /still HTTP/1.1\r\nHost: t\r\n\r\n", "GET /still|");
+    cl_close(idle[2]);
+
+    /* Now all four busy: requests the handler holds, or half-sent. */
+    W.hold = true;
+    cl_sends(idle[0], "GET /held0 HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_sends(idle[1], "GET /held1 HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_sends(idle[3], "POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n12");
+    cl_sends(fifth, "GET /held3 HTTP/1.1\r\nHost: t\r\n\r\n");
+    while (W.nheld < 3)
+        pump(1);
+    client_t *sixth = cl_open();
+    cl_sends(sixth, "GET /sixth HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_busy(sixth);
+    cl_close(sixth);
+    client_t *seventh = cl_open(); /* says nothing: answered all the same */
+    expect_busy(seventh);
+    cl_close(seventh);
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.refused, 2);
+    assert_int_equal(st.evicted, 1);
+    assert_int_equal(W.last_reject, 503);
+
+    /* One frees up (answered, then closed by its client): a new client is served again. */
+    W.hold = false;
+    http_respond(W.held[0], 200, "text/plain", "ok", 2, NULL);
+    W.held[0] = NULL;
+    cl_close(idle[0]);
+    pump_until(four_or_fewer);
+    client_t *eighth = cl_open();
+    roundtrip(eighth, "GET /eighth HTTP/1.1\r\nHost: t\r\n\r\n", "GET /eighth|");
+    cl_close(eighth);
+    cl_close(idle[1]);
+    cl_close(idle[3]);
+    cl_close(fifth);
+}
+
+static bool two_or_fewer(void) { return http_server_connections(W.srv) <= 2; }
+
+/* A client address past max_connections_per_client gets 503 + Retry-After while the server
+ * has room; its connections closing lets it in again. */
+static void test_max_connections_per_client(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.max_connections_per_client = 2;
     srv_start(&l);
     client_t *a = cl_open(), *b = cl_open();
     roundtrip(a, "GET /a HTTP/1.1\r\nHost: t\r\n\r\n", "GET /a|");
     roundtrip(b, "GET /b HTTP/1.1\r\nHost: t\r\n\r\n", "GET /b|");
     client_t *c = cl_open();
-    assert_true(wait_closed(c, WAIT_MS) >= 0);
+    cl_sends(c, "GET /c HTTP/1.1\r\nHost: t\r\n\r\n");
+    expect_busy(c);
     cl_close(c);
     http_stats_t st;
     http_server_stats(W.srv, &st);
     assert_int_equal(st.refused, 1);
-    assert_int_equal(http_server_connections(W.srv), 2);
+    assert_int_equal(st.evicted, 0); /* the per-client cap never closes another's connection */
     roundtrip(a, "GET /a2 HTTP/1.1\r\nHost: t\r\n\r\n", "GET /a2|");
-
     cl_close(b);
-    pump_until(one_connection);
+    pump_until(two_or_fewer);
+    pump(20);
     client_t *d = cl_open();
     roundtrip(d, "GET /d HTTP/1.1\r\nHost: t\r\n\r\n", "GET /d|");
     cl_close(a);
     cl_close(d);
+}
+
+/* One request on a fresh connection, refused with `status` and closed quickly (well before
+ * the request deadline); the handler never sees it. */
+static void refused_alone(const char *request, size_t len, int status)
+{
+    int calls = W.calls;
+    client_t *cl = cl_open();
+    long t0 = now_ms();
+    cl_send(cl, request, len);
+    expect_refusal(cl, status);
+    assert_true(now_ms() - t0 < 1000);
+    assert_int_equal(W.calls, calls);
+    cl_close(cl);
+}
+#define REFUSED(lit, status) refused_alone(lit, sizeof lit - 1, status)
+
+/* The strict framing rules (issue 9): each request below was once served. */
+static void test_strict_framing(void **state)
+{
+    (void)state;
+    http_limits_t l = limits();
+    l.request_deadline_ms = 10000;
+    srv_start(&l);
+    /* HTTP/1.1 without Host; two Hosts. HTTP/1.0 may omit it. */
+    REFUSED("GET / HTTP/1.1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400);
+    client_t *cl = cl_open();
+    roundtrip(cl, "GET /old HTTP/1.0\r\n\r\n", "GET /old|");
+    cl_close(cl);
+    /* Header names with a space, a space before the colon, other non-token bytes; a control
+     * byte in a value. */
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX Foo: 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX-Foo : 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX\"Foo: 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX(F): 1\r\n\r\n", 400);
+    REFUSED("GET / HTTP/1.1\r\nHost: t\r\nX-Foo: a\x01z\r\n\r\n", 400);
+    /* Duplicate or conflicting Content-Length. */
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", 400);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3, 3\r\n\r\nabc", 400);
+    /* Transfer codings other than a lone "chunked": 501. */
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n", 501);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 501);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n", 501);
+    /* Chunk data followed by junk instead of CRLF, in one piece or split. */
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabcXY4\r\ndefg\r\n0\r\n\r\n", 400);
+    REFUSED("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            "3\r\nabc\rX0\r\n\r\n", 400);
+    cl = cl_open();
+    cl_sends(cl, "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc");
+    pump(20);
+    cl_sends(cl, "\r");
+    pump(20);
+    cl_sends(cl, "Z0\r\n\r\n");
+    expect_refusal(cl, 400);
+    cl_close(cl);
+    /* The same bodies framed right still work, split at every awkward place. */
+    cl = cl_open();
+    cl_sends(cl, "POST /ok HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc");
+    pump(20);
+    cl_sends(cl, "\r");
+    pump(20);
+    cl_sends(cl, "\n4\r\ndefg\r\n0\r\n\r\n");
+    resp_t r;
+    assert_int_equal(read_response(cl, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "POST /ok|abcdefg");
+    resp_free(&r);
+    cl_close(cl);
+    /* HTTP/0.9 (no version): 400 at once, not held until the deadline. */
+    REFUSED("GET /\r\n", 400);
+    REFUSED("GET /\n", 400);
+    REFUSED("GET /x\r\n\r\n", 400);
+    http_stats_t st;
+    http_server_stats(W.srv, &st);
+    assert_int_equal(st.timeouts, 0);
 }
 
 static void test_percent_decoding(void **state)
@@ -1691,8 +1921,84 @@ static void test_stream_expect_continue(void **state)
     cl_close(cl);
 }
 
+/* A streamed chunked body with junk after a chunk's data is cut (on_end(false)), as any other
+ * malformed body. */
+static void test_stream_chunk_crlf(void **state)
+{
+    (void)state;
+    srv_start(NULL);
+    stream_on();
+    client_t *cl = cl_open();
+    cl_sends(cl, "POST /up/junk HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "3\r\nabcXX0\r\n\r\n");
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    assert_int_equal(S.ends_cut, 1);
+    assert_int_equal(S.ends_ok, 0);
+    cl_close(cl);
+}
+
+/* The same tests through the openssl bufferevent (--tls-cert): framing, keep-alive and
+ * pipelining, refusals and their close, the connection caps' 503, and streamed bodies with
+ * their pause/resume backpressure and memory bound. */
+#define TLS_VARIANT(name)                                                                     \
+    static void tls_##name(void **state)                                                     \
+    {                                                                                         \
+        use_tls = true;                                                                       \
+        name(state);                                                                          \
+    }
+TLS_VARIANT(test_keepalive_reuse)
+TLS_VARIANT(test_pipelined)
+TLS_VARIANT(test_413_content_length)
+TLS_VARIANT(test_strict_framing)
+TLS_VARIANT(test_max_connections)
+TLS_VARIANT(test_large_response_backpressure)
+TLS_VARIANT(test_stream_content_length)
+TLS_VARIANT(test_stream_memory_bound)
+TLS_VARIANT(test_stream_chunked)
+TLS_VARIANT(test_stream_client_cut)
+TLS_VARIANT(test_stream_expect_continue)
+TLS_VARIANT(test_stream_chunk_crlf)
+
+/* A self-signed certificate for the TLS runs (the openssl command, as test_pull does). */
+static int tls_setup(void)
+{
+    strcpy(certdir, "/tmp/test_http_cert.XXXXXX");
+    if (!mkdtemp(certdir))
+        return -1;
+    char cmd[512], cert[128], key[128], err[512];
+    snprintf(cert, sizeof cert, "%s/cert.pem", certdir);
+    snprintf(key, sizeof key, "%s/key.pem", certdir);
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 "
+             "-subj /CN=127.0.0.1 -keyout %s -out %s >/dev/null 2>&1", key, cert);
+    if (system(cmd) != 0)
+        return -1;
+    server_tls = tls_server_ctx(cert, key, err, sizeof err);
+    client_tls = SSL_CTX_new(TLS_client_method());
+    if (!server_tls || !client_tls) {
+        fprintf(stderr, "tls setup: %s\n", err);
+        return -1;
+    }
+    SSL_CTX_set_verify(client_tls, SSL_VERIFY_NONE, NULL);
+    return 0;
+}
+
+static void tls_cleanup(void)
+{
+    char cmd[128];
+    tls_ctx_free(server_tls);
+    SSL_CTX_free(client_tls);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", certdir);
+    if (certdir[0] && system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", certdir);
+}
+
 int main(void)
 {
+    if (tls_setup() != 0) {
+        fprintf(stderr, "test_http: cannot make the TLS certificate\n");
+        return 1;
+    }
     large_body = malloc(LARGE_BODY);
     for (size_t i = 0; i < LARGE_BODY; i++)
         large_body[i] = (char)('a' + i % 26);
@@ -1717,6 +2023,7 @@ int main(void)
         T(test_deadline_not_applied_to_handler),
         T(test_idle_timeout),
         T(test_max_connections),
+        T(test_max_connections_per_client),
         T(test_percent_decoding),
         T(test_head_and_bodyless_status),
         T(test_expect_continue),
@@ -1734,9 +2041,24 @@ int main(void)
         T(test_stream_idle_timeout),
         T(test_stream_ignores_max_body),
         T(test_stream_expect_continue),
+        T(test_strict_framing),
+        T(test_stream_chunk_crlf),
+        T(tls_test_keepalive_reuse),
+        T(tls_test_pipelined),
+        T(tls_test_413_content_length),
+        T(tls_test_strict_framing),
+        T(tls_test_max_connections),
+        T(tls_test_large_response_backpressure),
+        T(tls_test_stream_content_length),
+        T(tls_test_stream_memory_bound),
+        T(tls_test_stream_chunked),
+        T(tls_test_stream_client_cut),
+        T(tls_test_stream_expect_continue),
+        T(tls_test_stream_chunk_crlf),
     };
 #undef T
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    tls_cleanup();
     free(large_body);
     return rc;
 }
