@@ -57,9 +57,11 @@ def make_tree(root, n, staging_half):
 
 
 def count_files(root):
+    """Files under staging/ and items/ (the storage dir also holds the upload-token secret)."""
     n = 0
-    for _, _, files in os.walk(root):
-        n += len(files)
+    for top in ("staging", "items"):
+        for _, _, files in os.walk(os.path.join(root, top)):
+            n += len(files)
     return n
 
 
