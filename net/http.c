@@ -926,7 +926,11 @@ static void stream_parsed(conn_t *c, enum http_errno e, bool short_read)
         conn_wait_handler(c);
         return;
     }
-    conn_close(c); /* malformed body: on_end(false) */
+    /* Malformed body: on_end(false). Answers to earlier requests of this batch may still be
+     * in the output buffer: write them first (best effort, one write), so that a pipelining
+     * client still gets them. */
+    conn_flush(c);
+    conn_close(c);
 }
 
 /* NULL (or a missing callback) turns streaming off; every callback is required. */
