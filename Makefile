@@ -58,6 +58,10 @@ $(BUILD)/tests/test_http: tests/unit/test_http.c $(BUILD)/net/http.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/test_users: tests/unit/test_users.c $(BUILD)/net/users.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+
 # Store integration test and the seeding tool: need a running redis-server (scripts/test.sh).
 $(BUILD)/tests/itest_store: tests/store/itest_store.c $(STORE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -140,3 +144,4 @@ $(FUZZ_DIR)/fuzz_http: $(FUZZ_HTTP)
 $(FUZZ_DIR)/fuzz_routes: $(FUZZ_HTTP) $(FUZZ_DIR)/obj/net/routes.o $(FUZZ_DIR)/obj/net/call.o \
                          $(FUZZ_DIR)/obj/net/codec.o
 $(FUZZ_DIR)/fuzz_soap: $(FUZZ_DIR)/obj/net/soap.o
+$(FUZZ_DIR)/fuzz_validate: $(FUZZ_DIR)/obj/net/users.o

@@ -14,8 +14,9 @@
  *
  * Input: byte 0 = method (bits 0-2: GET POST PUT PATCH DELETE OPTIONS POST GET), bit 3 login
  * token in the cookie instead of the header, bit 4 no token, bit 5 no Content-Type; byte 1 =
- * store outcome (0 success, else a store_status_t); then "TARGET\nTOKEN\nBODY". Bytes of TARGET
- * that cannot appear in a request line are percent-encoded.
+ * store outcome (0 success, else the store_status_t 2 + (byte - 1) % 15); then
+ * "TARGET\nTOKEN\nBODY". Bytes of TARGET that cannot appear in a request line are
+ * percent-encoded.
  *
  * Checked: exactly one well-framed response; an operation is reached only when the path
  * rebuilt from its pattern and ids is the request path, with its method and action, the
@@ -446,7 +447,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2) return 0;
     uint8_t flags = data[0];
     memset(&R, 0, sizeof(R));
-    R.outcome = data[1] == 0 ? ST_OK : 1 + (data[1] - 1) % ST_INTERNAL;
+    /* ST_UNAVAILABLE and ST_INTERNAL are left out: the server logs them on stderr. */
+    R.outcome = data[1] == 0 ? ST_OK : ST_UNAUTHENTICATED + (data[1] - 1) % (ST_INTERNAL - ST_UNAUTHENTICATED);
     const char *in = (const char *)data + 2, *end = (const char *)data + size;
     const char *nl = memchr(in, '\n', (size_t)(end - in));
     const char *target_end = nl ? nl : end;

@@ -6,7 +6,8 @@
  *   valid_uuid, valid_resource_id, parse_session_id (the last ':' splits; the item part is
  *   copied out), check_client_token, check_file_name, check_name, check_text,
  *   utf8_seq_len / valid_utf8 / utf8_chars (against an RFC 3629 decoder), parse_iso8601 and
- *   format_iso8601 (round trips), check_progress.
+ *   format_iso8601 (round trips), check_progress; and basic_auth_decode (net/users.c), the
+ *   login's Authorization header: on success the name has no ':' and both parts fit.
  * Every failure message must be valid UTF-8 with its arguments. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "core/file.h"
 #include "core/validate.h"
+#include "net/users.h"
 
 static void die(const char *what, const char *s) {
     fprintf(stderr, "\nvalidate fuzz invariant broken: %s (input \"%s\")\n", what, s ? s : "");
@@ -165,6 +167,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bool ok = v >= 0 && v <= 100 && v >= current;
         if ((check_progress("client_progress", v, current, &f) == C_OK) != ok) die("check_progress disagrees", out);
         if (!ok) check_message(&f, out);
+    }
+    /* the Authorization header of a login */
+    char user[USER_MAX], password[256];
+    for (size_t cap = 1; cap <= sizeof(password); cap *= 16) {
+        memset(user, 'Z', sizeof(user));
+        memset(password, 'Z', sizeof(password));
+        if (basic_auth_decode(s, user, cap < sizeof(user) ? cap : sizeof(user), password, cap) == C_OK &&
+            (strlen(user) >= cap || strlen(password) >= cap || strchr(user, ':')))
+            die("basic_auth_decode returned a bad name or password", s);
     }
     free(s);
     return 0;

@@ -172,8 +172,11 @@ def http_seeds():
 
 def routes_seeds():
     # byte 0: bits 0-2 method (GET POST PUT PATCH DELETE OPTIONS POST GET), bit 3 cookie,
-    # bit 4 no token, bit 5 no Content-Type; byte 1: store outcome; then TARGET\nTOKEN\nBODY
+    # bit 4 no token, bit 5 no Content-Type; byte 1: store outcome (0 success, n - 1 for the
+    # store_status_t n); then TARGET\nTOKEN\nBODY
     GET, POST, PATCH, DELETE = 0, 1, 3, 4
+    UNAUTHENTICATED, NOT_FOUND, ALREADY_EXISTS, BUSY, WRONG_TYPE = 1, 3, 4, 5, 6
+    STATE_CHANGED, PROGRESS_LOWER, NO_FILE = 8, 9, 10
     R = "/rest/com/vmware/content/library"
     A = "/api/content/library"
 
@@ -184,27 +187,27 @@ def routes_seeds():
         "login-rest": s(POST, 0, "/rest/com/vmware/cis/session", flags=16),
         "find-library": s(POST, 0, R + "?~action=find", SPEC["find-library-govc"]),
         "get-library": s(GET, 0, R + f"/id:{LIB}"),
-        "create-item": s(POST, 5, R + "/item", SPEC["item-create-govc"]),
-        "create-session-rest": s(POST, 6, R + "/item/update-session", SPEC["session-create-rest"]),
+        "create-item": s(POST, ALREADY_EXISTS, R + "/item", SPEC["item-create-govc"]),
+        "create-session-rest": s(POST, BUSY, R + "/item/update-session", SPEC["session-create-rest"]),
         "file-add-rest": s(POST, 0, R + f"/item/updatesession/file/id:{SID}?~action=add", SPEC["file-push-govc"]),
-        "complete-rest": s(POST, 9, R + f"/item/update-session/id:{SID}?~action=complete", flags=8),
-        "file-get-rest": s(POST, 11, R + f"/item/updatesession/file/id:{SID}?~action=get", '{"file_name":"disk.iso"}'),
+        "complete-rest": s(POST, STATE_CHANGED, R + f"/item/update-session/id:{SID}?~action=complete", flags=8),
+        "file-get-rest": s(POST, NO_FILE, R + f"/item/updatesession/file/id:{SID}?~action=get", '{"file_name":"disk.iso"}'),
         "file-list-rest": s(GET, 0, R + f"/item/updatesession/file?update_session_id={SID}"),
         "create-session-api": s(POST, 0, A + f"/item/update-session?client_token={CLIENT_TOKEN}", SPEC["session-create-api"]),
-        "get-file-api": s(GET, 4, A + f"/item/update-session/{SID}/file/random%2D1MiB.bin"),
+        "get-file-api": s(GET, NOT_FOUND, A + f"/item/update-session/{SID}/file/random%2D1MiB.bin"),
         "update-api": s(PATCH, 0, A + f"/item/update-session/{SID}/", '{"warning_behavior":[]}'),
         "fail-api": s(POST, 0, A + f"/item/update-session/{SID}?action=fail", '{"client_error_message":"disk full"}'),
-        "keep-alive-api": s(POST, 10, A + f"/item/update-session/{SID}?action=keep-alive", '{"client_progress":50}'),
+        "keep-alive-api": s(POST, PROGRESS_LOWER, A + f"/item/update-session/{SID}?action=keep-alive", '{"client_progress":50}'),
         "validate-bad-escape": s(POST, 0, A + f"/item/update-session/{SID}/file?action=validate%zz"),
         "file-add-pull-api": s(POST, 0, A + f"/item/update-session/{SID}/file", SPEC["file-pull-api"]),
         "local-library-api": s(POST, 0, "/api/content/local-library", SPEC["local-library-api"], flags=32),
-        "subscribed-library-rest": s(POST, 7, "/rest/com/vmware/content/subscribed-library?~action=create",
+        "subscribed-library-rest": s(POST, WRONG_TYPE, "/rest/com/vmware/content/subscribed-library?~action=create",
                                      '{"create_spec":' + SPEC["subscribed-library"] + "}"),
         "item-list": s(GET, 0, A + f"/item?library_id={LIB}"),
         "item-files": s(GET, 0, A + f"/item/{ITEM}/file?name=disk.iso"),
         "item-file-get-rest": s(POST, 0, R + f"/item/file/id:{ITEM}?~action=get", '{"name":"disk.iso"}'),
         "session-list": s(GET, 0, A + f"/item/update-session?library_item_id={ITEM}", flags=8),
-        "logout": s(DELETE, 2, "/api/session"),
+        "logout": s(DELETE, UNAUTHENTICATED, "/api/session"),
         "download-sessions": s(GET, 0, R + "/item/download-session"),
         "unknown": s(5, 0, "/api/nope/../etc?action=%41"),
     }
