@@ -78,7 +78,7 @@ static void check_route(call_t *c) {
     bool same = strcmp(built, req->path) == 0 ||
                 (plen == n + 1 && req->path[n] == '/' && strncmp(built, req->path, n) == 0);
     if (!same) hd_fail(&R.d, "%s: path %s rebuilt as %s", op->name, req->path, built);
-    if (strchr(pattern, '{') && strstr(pattern, "{}") && !c->id[0]) hd_fail(&R.d, "%s: empty id", op->name);
+    if (strstr(pattern, "{}") && !c->id[0]) hd_fail(&R.d, "%s: empty id", op->name);
     if (strchr(c->id, '/') || strchr(c->name, '/')) hd_fail(&R.d, "%s: id or name holds '/'", op->name);
     if (c->id[0] && op->subject && !valid_resource_id(c->id))
         hd_fail(&R.d, "%s reached with the invalid id \"%s\"", op->name, c->id);
