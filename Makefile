@@ -58,6 +58,10 @@ $(BUILD)/tests/test_http: tests/unit/test_http.c $(BUILD)/net/http.o $(BUILD)/ne
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/test_users: tests/unit/test_users.c $(BUILD)/net/users.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+
 # Store integration test and the seeding tool: need a running redis-server (scripts/test.sh).
 $(BUILD)/tests/itest_store: tests/store/itest_store.c $(STORE_OBJ) $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -118,3 +122,34 @@ $(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/da
                                   $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+
+# Fuzzing (tests/fuzz/, see README "Tests and benchmarks"): libFuzzer targets built with clang,
+# every project source they use compiled again with the fuzzer's coverage and ASan+UBSan.
+# `make fuzz` builds them all into build/fuzz/ and runs each for FUZZ_SECONDS.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := $(filter-out -fsanitize=% -fno-sanitize-recover=% -fno-omit-frame-pointer -DUSD_FAULTS,$(CFLAGS)) \
+                $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
+FUZZ_CORE    := $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_HTTP    := $(FUZZ_DIR)/obj/tests/fuzz/http_driver.o $(FUZZ_DIR)/obj/net/http.o
+
+.PHONY: fuzz fuzz-build
+.PRECIOUS: $(FUZZ_DIR)/obj/%.o
+fuzz-build: $(FUZZ_BINS)
+fuzz: fuzz-build
+	@sh scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o $(FUZZ_CORE)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LDLIBS)
+$(FUZZ_DIR)/fuzz_http: $(FUZZ_HTTP)
+$(FUZZ_DIR)/fuzz_routes: $(FUZZ_HTTP) $(FUZZ_DIR)/obj/net/routes.o $(FUZZ_DIR)/obj/net/call.o \
+                         $(FUZZ_DIR)/obj/net/codec.o
+$(FUZZ_DIR)/fuzz_soap: $(FUZZ_DIR)/obj/net/soap.o
+$(FUZZ_DIR)/fuzz_validate: $(FUZZ_DIR)/obj/net/users.o

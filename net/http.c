@@ -1220,7 +1220,11 @@ static void stream_parsed(conn_t *c, enum http_errno e, bool short_read)
         conn_wait_handler(c);
         return;
     }
-    conn_close(c); /* malformed body: on_end(false) */
+    /* Malformed body: on_end(false). Answers to earlier requests of this batch may still be
+     * in the output buffer: write them first (best effort, one write), so that a pipelining
+     * client still gets them. */
+    conn_flush(c);
+    conn_close(c);
 }
 
 /* NULL (or a missing callback) turns streaming off; every callback is required. */
@@ -1981,4 +1985,17 @@ void http_server_stats(const http_server_t *srv, http_stats_t *out)
 {
     if (srv && out)
         *out = srv->stats;
+}
+
+/* For tests only (deliberately not in net/http.h; tests/fuzz declares it): serves an already
+ * connected stream socket, for example one end of a socketpair, as if the listener had just
+ * accepted it, so a test can drive the front end in-process without a listening port. The
+ * server owns fd from then on (it is closed on failure too). */
+int http_test_adopt(http_server_t *srv, int fd)
+{
+    struct sockaddr sa = {.sa_family = AF_UNIX};
+    if (!srv || !conn_new(srv, fd, &sa))
+        return -1;
+    srv->stats.accepted++;
+    return 0;
 }

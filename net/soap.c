@@ -70,12 +70,15 @@ static void sb_printf(sbuf_t *b, const char *fmt, ...) {
     free(big);
 }
 
-/* XML-escapes text and attribute values; drops bytes XML 1.0 cannot carry. */
+/* XML-escapes text and attribute values; drops bytes XML 1.0 cannot carry, and turns bytes
+ * that are not well-formed UTF-8 (and U+FFFE, U+FFFF) into '?': fault strings echo libxml2's
+ * error messages, which quote the client's raw bytes, and an answer must always parse. */
 static void sb_esc(sbuf_t *b, const char *s) {
     const char *run = s;
     for (; *s; s++) {
         const char *rep = NULL;
         unsigned char ch = (unsigned char)*s;
+        size_t n = 1;
         switch (ch) {
         case '&': rep = "&amp;"; break;
         case '<': rep = "&lt;"; break;
@@ -84,11 +87,20 @@ static void sb_esc(sbuf_t *b, const char *s) {
         case '\'': rep = "&apos;"; break;
         default:
             if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') rep = "";
+            if (ch >= 0x80) {
+                n = utf8_seq_len(s, strnlen(s, 4));
+                if (n == 0 || (n == 3 && ch == 0xEF && (unsigned char)s[1] == 0xBF &&
+                               (unsigned char)s[2] >= 0xBE))
+                    rep = "?";
+                if (n == 0) n = 1;
+            }
         }
-        if (!rep) continue;
-        sb_add(b, run, (size_t)(s - run));
-        sb_puts(b, rep);
-        run = s + 1;
+        if (rep) {
+            sb_add(b, run, (size_t)(s - run));
+            sb_puts(b, rep);
+            run = s + n;
+        }
+        s += n - 1;
     }
     sb_add(b, run, (size_t)(s - run));
 }

@@ -107,8 +107,12 @@ int basic_auth_decode(const char *header, char *name, size_t nsize, char *passwo
     unsigned char out[1024];
     int n = EVP_DecodeBlock(out, (const unsigned char *)b64, (int)inlen);
     if (n < 0) return C_ERR;
-    /* EVP_DecodeBlock counts '=' padding as zero bytes: drop them. */
-    for (const char *p = b64 + inlen; p > b64 && p[-1] == '='; p--) n--;
+    /* EVP_DecodeBlock counts '=' padding as zero bytes: drop them. More than two is not base64
+     * (and "Basic ====" would take n below zero: found by tests/fuzz/fuzz_validate). */
+    size_t pad = 0;
+    while (pad < inlen && b64[inlen - 1 - pad] == '=') pad++;
+    if (pad > 2) return C_ERR;
+    n -= (int)pad;
     out[n] = '\0';
     if (memchr(out, '\0', (size_t)n)) return C_ERR;
     char *colon = strchr((char *)out, ':');

@@ -117,6 +117,10 @@ else
     echo "test: no unit tests in tests/unit/"
 fi
 
+# 2b. Fuzzing: each libFuzzer target of tests/fuzz/ (clang, ASan+UBSan) runs from its seeds for
+# USD_FUZZ_SECONDS (default 10) as one suite; a crash, leak or hang fails it.
+step fuzz make -j"$JOBS" fuzz FUZZ_SECONDS="${USD_FUZZ_SECONDS:-10}"
+
 # 3. The store integration test and the seeding tool the system tests use.
 step build-tools make -j"$JOBS" SANITIZE=1 "$SAN/usd-seed" "$SAN/tests/itest_store"
 

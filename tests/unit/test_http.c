@@ -1644,6 +1644,26 @@ static void test_stream_chunked(void **state)
     cl_close(cl);
 }
 
+/* Found by tests/fuzz/fuzz_http (regression seed tests/fuzz/corpus/http/regress-cut-keeps-answer):
+ * a streamed request answered at once, pipelined with a streamed request whose chunked body is
+ * malformed, in one read. The cut closed the connection while the first answer still sat in
+ * the output buffer, so the client never got it. */
+static void test_stream_cut_keeps_earlier_answers(void **state)
+{
+    (void)state;
+    S.answer_in_cut_end = true;
+    stream_srv_start(NULL);
+    client_t *cl = cl_open();
+    cl_sends(cl, "PUT /up/ok HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc"
+                 "POST /up/bad HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "5\r\nhello\r\nzz\r\n");
+    expect_stream_answer(cl, 3, sum_update(FNV_BASIS, "abc", 3));
+    assert_true(wait_closed(cl, WAIT_MS) >= 0);
+    assert_int_equal(S.ends_ok, 1);
+    assert_int_equal(S.ends_cut, 1);
+    cl_close(cl);
+}
+
 static void test_stream_refused_on_start(void **state)
 {
     (void)state;
@@ -2034,6 +2054,7 @@ int main(void)
         T(test_stream_content_length),
         T(test_stream_memory_bound),
         T(test_stream_chunked),
+        T(test_stream_cut_keeps_earlier_answers),
         T(test_stream_refused_on_start),
         T(test_stream_data_refused),
         T(test_stream_client_cut),

@@ -346,6 +346,37 @@ static void test_malformed(void **state) {
     free(nest);
 }
 
+/* Found by tests/fuzz/fuzz_soap (regression seed tests/fuzz/corpus/soap/regress-fault-utf8):
+ * libxml2's error message quotes the client's raw bytes, and the fault echoed them, so a body
+ * with a bad byte in a namespace URI got a fault that is not UTF-8, hence not XML. Bytes that
+ * are not well-formed UTF-8 (and U+FFFE/U+FFFF) now become '?' in every answer. */
+static void test_fault_with_bad_utf8_is_xml(void **state) {
+    (void)state;
+    static const char body[] =
+        "<?x\xedl version=\",.0\" encoding=\"UTF-8\"?><Envelope xmlns=\"http://sch\x93mas.xmlsoap.org/"
+        "soap/envelope/\"><Body><RetrieveServiceContent xmlns=\"urn:vim25\"><_this type=\""
+        "ServiceInstance\">ServiceInstance</_this></RetrieveServiceContent></Body></Envelope>";
+    assert_int_equal(parse(body), C_ERR);
+    assert_non_null(strstr(FAULT.message, "\x93")); /* the raw byte is in the message ... */
+    size_t len = 0;
+    char *doc = soap_encode_fault(&FAULT, &len);
+    assert_non_null(doc);
+    assert_null(strstr(doc, "\x93")); /* ... not in the answer */
+    assert_non_null(strstr(doc, "sch?mas"));
+    assert_well_formed(doc, len);
+    free(doc);
+
+    /* The same for every kind of bad sequence, and for U+FFFE / U+FFFF; good UTF-8 stays. */
+    soap_fault_set(&FAULT, "InvalidRequest", NULL, "%s",
+                   "a\xc3(b\xe2\x82" "c\xf0\x9f\x98" "d\xef\xbf\xbe" "e\xef\xbf\xbf" "f\xed\xa0\x80"
+                   "g\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3");
+    doc = soap_encode_fault(&FAULT, &len);
+    assert_non_null(doc);
+    assert_non_null(strstr(doc, "a?(b??c???d?e?f???g\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80?<"));
+    assert_well_formed(doc, len);
+    free(doc);
+}
+
 static void test_entities_refused(void **state) {
     (void)state;
     /* billion laughs: refused at the DOCTYPE, in well under a second */
@@ -845,6 +876,7 @@ int main(void) {
         cmocka_unit_test(test_method_names),
         cmocka_unit_test(test_login_args),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_fault_with_bad_utf8_is_xml),
         cmocka_unit_test(test_entities_refused),
         cmocka_unit_test(test_retrieve_specs_parsed),
         cmocka_unit_test(test_govc_datacenter_walk),
