@@ -80,6 +80,7 @@
 
 #include "net/http.h"
 #include "core/common.h"
+#include "net/log.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -95,6 +96,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -174,6 +176,7 @@ struct conn {
     bool stream_stopped;        /* on_data returned -1: nothing more is delivered */
     bool stream_continue;       /* "100 Continue" owed at the first resume */
     bool msg_complete;          /* on_message_complete ran for the current request */
+    int64_t started_ns;         /* handed to the handler (CLOCK_MONOTONIC), for the observer */
 };
 
 struct http_server {
@@ -193,6 +196,8 @@ struct http_server {
     struct timeval tv_deadline, tv_idle, tv_linger;
     http_stats_t stats;
     http_stream_t stream;       /* all callbacks NULL: no streaming */
+    http_observe_fn observe;    /* http_server_set_observer */
+    void *observe_arg;
 };
 
 /* For tests only (deliberately not in net/http.h): the most input bytes a streamed request
@@ -201,11 +206,18 @@ size_t http_test_stream_peak_input;
 
 static http_parser_settings parser_settings;
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void conn_process(conn_t *c);
 static void conn_close(conn_t *c);
 static void req_publish(conn_t *c);
 
-/* One line on stderr; the front end has no other output channel. */
+/* One log line (net/log.h): the front end reports only trouble (listener pauses, refusals). */
 static void hlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void hlog(const char *fmt, ...)
 {
@@ -214,7 +226,7 @@ static void hlog(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "http: %s\n", line);
+    log_kv(LV_WARN, line, "src", "http", (const char *)NULL);
 }
 
 const char *http_method_name(http_method_t m)
@@ -621,6 +633,7 @@ static void req_reset(conn_t *c)
     r->method_name = "";
     r->path = r->raw_path = r->query = NULL;
     r->user = NULL;
+    r->tag = 0;
     evbuffer_drain(r->body, evbuffer_get_length(r->body));
     c->hlen = c->nhdrs = c->nhdrs_done = 0;
     c->piece = PIECE_NONE;
@@ -844,6 +857,7 @@ static void conn_dispatch(conn_t *c, int status, const char *reason)
     if (c->timer)
         evtimer_del(c->timer);
     c->state = ST_HANDLER;
+    c->started_ns = mono_ns();
     req_publish(c);
     if (status) {
         c->keep_alive = false;
@@ -888,6 +902,7 @@ static void stream_begin(conn_t *c)
         evtimer_del(c->timer);
     c->state = ST_STREAM;
     c->stream_paused = true;
+    c->started_ns = mono_ns();
     req_publish(c);
     srv->stats.requests++; /* streamed requests count as handed to the application */
     c->stream.on_start(&c->pub, c->stream.arg);
@@ -1263,6 +1278,8 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     }
     if (status < 100 || status > 999)
         status = 500;
+    if (c->srv && c->srv->observe)
+        c->srv->observe(req, status, mono_ns() - c->started_ns, c->srv->observe_arg);
     if (!body)
         body_len = 0;
     bool mid_stream = c->state == ST_STREAM;
@@ -1551,4 +1568,12 @@ void http_server_stats(const http_server_t *srv, http_stats_t *out)
 {
     if (srv && out)
         *out = srv->stats;
+}
+
+void http_server_set_observer(http_server_t *srv, http_observe_fn fn, void *arg)
+{
+    if (!srv)
+        return;
+    srv->observe = fn;
+    srv->observe_arg = arg;
 }

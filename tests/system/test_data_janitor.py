@@ -39,7 +39,7 @@ from harness import ApiTestCase, Server  # noqa: E402
 GONE_WAIT_S = 3.0   # garbage entries are deleted within this (default --janitor-interval-ms)
 SCAN_WAIT_S = 6.0   # with --scan-interval-s 1 an orphan goes within this
 POLL_S = 0.05
-SCAN_LINE = re.compile(r"update-sessiond: scan files=(\d+) orphans=(\d+) ms=(\d+)")
+SCAN_LINE = re.compile(r'msg="storage scan done" files=(\d+) orphans=(\d+) ms=(\d+)')
 
 
 def uid():
