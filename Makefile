@@ -120,3 +120,7 @@ $(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/da
                                   $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+# The log line format (net/log.c).
+$(BUILD)/tests/test_log: tests/unit/test_log.c $(BUILD)/net/log.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

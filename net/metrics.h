@@ -8,7 +8,7 @@
  * (net/routes.c; rows that share a name share the label), and status codes get a slot the
  * first time they are answered. Formatting happens only when /metrics is read.
  *
- * usd_sessions_active is ZCARD of the deadline index, asked of Redis once a second by a timer
+ * usd_sessions_active is ZCARD of the deadline index, asked of Redis twice a second by a timer
  * (never on the request path; at most one ask in flight). The same ask is the readiness probe
  * of a quiet instance: a frozen Redis fails it within --redis-timeout-ms, which drops the link
  * (store/redis.c), so /readyz turns 503 without any traffic. */
