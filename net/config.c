@@ -234,7 +234,8 @@ int config_parse(config_t *cfg, int argc, char **argv) {
     for (size_t i = 0; i < ARRAY_LEN(options); i++)
         longopts[i] = (struct option){options[i].name, required_argument, NULL, (int)i};
     longopts[ARRAY_LEN(options)] = (struct option){"help", no_argument, NULL, OPT_HELP};
-    longopts[ARRAY_LEN(options) + 1] = (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+    longopts[ARRAY_LEN(options) + 1] =
+        (struct option){"check-config", no_argument, NULL, OPT_CHECK};
     longopts[ARRAY_LEN(options) + 2] = (struct option){0, 0, 0, 0};
 
     optind = 1;

@@ -228,6 +228,8 @@ class RedisMetricsTest(ServerTestCase):
         before = scrape(self.admin, self)
         self.assertEqual(value(before, "usd_redis_up"), 1)
         self.redis.stop()
+        # once the server saw the link go, a call waits for it and times out
+        self.assertTrue(wait_for(lambda: value(scrape(self.admin), "usd_redis_up") == 0, 5.0))
         r = self.admin.get(UPDATE_SESSION_PATH)
         self.assertEqual(r.status, 503, r.raw[:200])
         down = scrape(self.admin, self)
