@@ -115,7 +115,7 @@ class EventsCappedTest(ServerTestCase):
             sid = c.create_session(item).json
             self.assertStatus(c.post(session_path(sid, "cancel")), 204, "cancel")
         xlen = self.server.redis.command("XLEN", self.server.prefix + "events")
-        sys.stderr.write("\n  [events] %d transitions in %.1f s with --events-max 10: XLEN %d\n"
+        sys.stderr.write("\n  [events] %d transitions in %.2f s with --events-max 10: XLEN %d\n"
                          % (2 * n, time.monotonic() - t0, xlen))
         # MAXLEN ~ trims whole stream nodes (100 entries each by default): about the cap
         self.assertLess(xlen, 2 * n)
