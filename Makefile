@@ -54,11 +54,11 @@ $(BUILD)/store/lua_scripts.o: $(BUILD)/store/lua_scripts.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_http: tests/unit/test_http.c $(BUILD)/net/http.o $(BUILD)/net/tls.o $(CORE_OBJ)
+$(BUILD)/tests/test_http: tests/unit/test_http.c $(BUILD)/net/http.o $(BUILD)/net/tls.o $(BUILD)/net/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/test_users: tests/unit/test_users.c $(BUILD)/net/users.o $(CORE_OBJ)
+$(BUILD)/tests/test_users: tests/unit/test_users.c $(BUILD)/net/users.o $(BUILD)/net/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
@@ -96,25 +96,27 @@ clean:
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # The SOAP endpoint (net/soap.c): linked alone; the test stubs the store, users and HTTP calls.
-$(BUILD)/tests/test_soap: tests/unit/test_soap.c $(BUILD)/net/soap.o $(CORE_OBJ)
+$(BUILD)/tests/test_soap: tests/unit/test_soap.c $(BUILD)/net/soap.o $(BUILD)/net/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 # Blob store and PULL client unit tests (test_pull runs HTTP/HTTPS servers in-process and
 # needs the openssl command to make its self-signed certificate).
-$(BUILD)/tests/test_blob: tests/unit/test_blob.c $(BUILD)/store/blob.o $(CORE_OBJ)
+$(BUILD)/tests/test_blob: tests/unit/test_blob.c $(BUILD)/store/blob.o $(BUILD)/store/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_pull: tests/unit/test_pull.c $(BUILD)/net/data/pull.o $(BUILD)/store/blob.o $(CORE_OBJ)
+$(BUILD)/tests/test_pull: tests/unit/test_pull.c $(BUILD)/net/data/pull.o $(BUILD)/store/blob.o \
+                         $(BUILD)/store/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 
 # The worker pool (threads + eventfd + libevent) and the login checks built on it (real crypt_r
 # against a users file the test writes).
-$(BUILD)/tests/test_worker: tests/unit/test_worker.c $(BUILD)/net/worker.o $(CORE_OBJ)
+$(BUILD)/tests/test_worker: tests/unit/test_worker.c $(BUILD)/net/worker.o $(BUILD)/net/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
-$(BUILD)/tests/test_login: tests/unit/test_login.c $(BUILD)/net/login.o $(BUILD)/net/worker.o $(BUILD)/net/users.o $(CORE_OBJ)
+$(BUILD)/tests/test_login: tests/unit/test_login.c $(BUILD)/net/login.o $(BUILD)/net/worker.o $(BUILD)/net/users.o \
+                          $(BUILD)/net/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 # The janitor's path check (pure; the janitor runs in tests/system/test_data_janitor.py).
@@ -153,3 +155,7 @@ $(FUZZ_DIR)/fuzz_routes: $(FUZZ_HTTP) $(FUZZ_DIR)/obj/net/routes.o $(FUZZ_DIR)/o
                          $(FUZZ_DIR)/obj/net/codec.o
 $(FUZZ_DIR)/fuzz_soap: $(FUZZ_DIR)/obj/net/soap.o
 $(FUZZ_DIR)/fuzz_validate: $(FUZZ_DIR)/obj/net/users.o
+# The log line format (net/log.c).
+$(BUILD)/tests/test_log: tests/unit/test_log.c $(BUILD)/net/log.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

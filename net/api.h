@@ -30,6 +30,9 @@ typedef struct app {
     unsigned char upload_secret[32]; /* net/secret.h */
     struct data_plane *data;     /* net/data/data.h: uploads, pulls, publishing */
     struct janitor *janitor;     /* net/data/janitor.c */
+    struct metrics *metrics;     /* net/metrics.h */
+    http_server_t *admin;        /* --admin-listen, or NULL */
+    bool draining;               /* SIGTERM seen: /readyz answers 503 */
 } app_t;
 
 /* How success looks on the wire: /api 201+value, 200+value, 204; /rest always 200, with

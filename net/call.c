@@ -13,6 +13,7 @@
 #include "core/validate.h"
 #include "core/spec.h"
 #include "net/api.h"
+#include "net/log.h"
 
 void new_uuid(char *buf) {
     uuid_t u;
@@ -75,8 +76,9 @@ void call_fail_quiet(call_t *c, const vapi_failure_t *f) {
 
 void call_fail(call_t *c, const vapi_failure_t *f) {
     if (f->type == VAPI_INTERNAL_SERVER_ERROR || f->type == VAPI_SERVICE_UNAVAILABLE)
-        fprintf(stderr, "update-sessiond: %s %s: %s: %s\n", c->op->name, c->req->path,
-                vapi_error_name(f->type), f->msg.default_message);
+        log_kv(f->type == VAPI_INTERNAL_SERVER_ERROR ? LV_ERROR : LV_WARN,
+               f->msg.default_message, "op", c->op->name, "path", c->req->path, "error",
+               vapi_error_name(f->type), (const char *)NULL);
     call_fail_quiet(c, f);
 }
 

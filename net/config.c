@@ -1,16 +1,31 @@
-/* net/config.c: command-line parsing. One table lists every option with its default and help
- * text, so --help, parsing and the README never disagree. */
+/* net/config.c: the command line and the config file. One table lists every option with its
+ * default and help text, so --help, parsing, the config file and the README never disagree.
+ * Values are applied in this order: defaults, the --config file, the command line (each later
+ * one wins). */
 #include "net/config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/common.h"
+#include "net/log.h"
+#include "net/secret.h"
+#include "net/users.h"
 
-typedef enum { OPT_ADDR, OPT_REDIS, OPT_PATH, OPT_STR, OPT_INT, OPT_SIZE, OPT_CIDRS } opt_kind_t;
+typedef enum {
+    OPT_ADDR, OPT_REDIS, OPT_PATH, OPT_STR, OPT_INT, OPT_SIZE,
+    OPT_CIDRS,  /* a CIDR list (--pull-allow), repeatable */
+    OPT_ADMIN,  /* HOST:PORT into admin_host/admin_port, "" = off */
+    OPT_LEVEL,  /* a log level name (net/log.h) into an int */
+    OPT_CONFIG  /* --config: read before the command line, never from a file */
+} opt_kind_t;
 
 typedef struct {
     const char *name;
@@ -59,7 +74,21 @@ static const option_t options[] = {
     {"tls-cert", OPT_PATH, "FILE", "", "PEM certificate (chain): --listen speaks HTTPS (TLS 1.2+); needs --tls-key", F(tls_cert), 0, 0},
     {"tls-key", OPT_PATH, "FILE", "", "PEM private key of --tls-cert", F(tls_key), 0, 0},
     {"max-connections-per-client", OPT_INT, "N", "64", "open connections one client address may hold; past it a new one is answered 503 with Retry-After", F(http.max_connections_per_client), 1, 1 << 20},
+    {"admin-listen", OPT_ADMIN, "HOST:PORT", "", "serve /livez, /readyz and /metrics on this address only (not on --listen)", F(admin_host), 0, 0},
+    {"drain-ms", OPT_INT, "MS", "5000", "on SIGTERM, /readyz answers 503 and requests are still served this long before the server stops (0: stop at once)", F(drain_ms), 0, 600000},
+    {"events-max", OPT_INT, "N", "100000", "entries the Redis stream <prefix>events keeps, about (0: no stream)", F(events_max), 0, 1000000000},
+    {"log-level", OPT_LEVEL, "LEVEL", "info", "lowest level logged on stderr: debug, info, warn or error", F(log_level), 0, 0},
+    {"access-log", OPT_PATH, "FILE", "", "one line per request appended to FILE ('-': stderr); reopened on SIGHUP", F(access_log), 0, 0},
+    {"config", OPT_CONFIG, "FILE", "", "read options from FILE first: one 'option value' per line, '#' comments; the command line wins", F(config_file), 0, 0},
 };
+
+/* What --help says for an empty default. */
+static const char *default_text(const option_t *o) {
+    if (o->def[0]) return o->def;
+    if (strcmp(o->name, "secret-file") == 0) return "<storage-dir>/.secret";
+    if (strcmp(o->name, "public-url") == 0) return "http:// + the --listen address";
+    return "none";
+}
 
 static void usage(FILE *out) {
     fprintf(out, "usage: update-sessiond [options]\n\n"
@@ -67,14 +96,12 @@ static void usage(FILE *out) {
     for (size_t i = 0; i < ARRAY_LEN(options); i++) {
         char left[64];
         snprintf(left, sizeof(left), "--%s %s", options[i].name, options[i].metavar);
-        const char *def = options[i].def[0] ? options[i].def
-                          : options[i].offset == offsetof(config_t, public_url)
-                              ? "http:// (https:// with --tls-cert) + the --listen address"
-                          : options[i].offset == offsetof(config_t, secret_file)
-                              ? "<storage-dir>/.secret"
-                              : "none";
-        fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help, def);
+        fprintf(out, "  %-34s %s (default: %s)\n", left, options[i].help,
+                default_text(&options[i]));
     }
+    fprintf(out, "  %-34s %s\n", "--check-config",
+            "check the options, the users file and the storage directory, then exit (0: fine, "
+            "2: not)");
     fprintf(out, "  %-34s %s\n", "--help", "print this and exit");
 }
 
@@ -95,13 +122,26 @@ static int parse_addr(const char *v, char *host, size_t hsize, int *port) {
     return C_OK;
 }
 
-/* Applies one option value; prints the reason on error. */
-static int apply(config_t *cfg, const option_t *o, const char *v) {
+/* Applies one option value; logs the reason on error (where: "" or "FILE:LINE: "). */
+static int apply(config_t *cfg, const option_t *o, const char *v, const char *where) {
     char *base = (char *)cfg;
     switch (o->kind) {
     case OPT_ADDR:
         if (parse_addr(v, cfg->listen_host, sizeof(cfg->listen_host), &cfg->listen_port) == C_OK) return C_OK;
         break;
+    case OPT_ADMIN:
+        cfg->admin_host[0] = '\0';
+        cfg->admin_port = 0;
+        if (!v[0] ||
+            parse_addr(v, cfg->admin_host, sizeof(cfg->admin_host), &cfg->admin_port) == C_OK)
+            return C_OK;
+        break;
+    case OPT_LEVEL: {
+        log_level_t level;
+        if (log_level_parse(v, &level) != C_OK) break;
+        cfg->log_level = (int)level;
+        return C_OK;
+    }
     case OPT_REDIS:
         cfg->redis_unix[0] = '\0';
         if (strncmp(v, "unix:", 5) == 0) {
@@ -110,6 +150,7 @@ static int apply(config_t *cfg, const option_t *o, const char *v) {
             return C_OK;
         }
         break;
+    case OPT_CONFIG:
     case OPT_PATH:
     case OPT_STR:
         if (copy_str(base + o->offset, o->size, v) == C_OK) return C_OK;
@@ -134,34 +175,106 @@ static int apply(config_t *cfg, const option_t *o, const char *v) {
         break;
     }
     }
-    fprintf(stderr, "update-sessiond: invalid value '%s' for --%s (expected %s", v, o->name, o->metavar);
+    char range[64] = "";
     if (o->kind == OPT_INT || o->kind == OPT_SIZE)
-        fprintf(stderr, " between %lld and %lld", (long long)o->min, (long long)o->max);
-    fprintf(stderr, ")\n");
+        snprintf(range, sizeof(range), " between %lld and %lld", (long long)o->min,
+                 (long long)o->max);
+    log_msg(LV_ERROR, "%sinvalid value '%s' for --%s (expected %s%s)", where, v, o->name,
+            o->metavar, range);
     return C_ERR;
 }
 
+static const option_t *find_option(const char *name) {
+    for (size_t i = 0; i < ARRAY_LEN(options); i++)
+        if (strcmp(options[i].name, name) == 0) return &options[i];
+    return NULL;
+}
+
+/* The config file: "option value" per line, the long option name without its dashes; blank
+ * lines and lines starting with '#' are skipped, and so is a comment after the value that
+ * starts with whitespace and '#'. The value is the rest of the line, trimmed. */
+static int read_config_file(config_t *cfg, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        log_msg(LV_ERROR, "cannot read --config %s: %s", path, strerror(errno));
+        return C_ERR;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int lineno = 0, rc = C_OK;
+    while (rc == C_OK && getline(&line, &cap, f) >= 0) {
+        lineno++;
+        char where[PATH_MAX + 32];
+        snprintf(where, sizeof(where), "%s:%d: ", path, lineno);
+        char *p = line + strspn(line, " \t\r\n");
+        if (!*p || *p == '#') continue;
+        for (char *h = p; (h = strchr(h, '#')) != NULL; h++)
+            if (h[-1] == ' ' || h[-1] == '\t') { *h = '\0'; break; }
+        size_t end = strlen(p);
+        while (end > 0 && strchr(" \t\r\n", p[end - 1])) p[--end] = '\0';
+        char *name = p;
+        char *value = p + strcspn(p, " \t");
+        if (*value) *value++ = '\0';
+        value += strspn(value, " \t");
+        const option_t *o = find_option(name);
+        if (!o || o->kind == OPT_CONFIG) {
+            log_msg(LV_ERROR, "%s%s '%s'", where,
+                    o ? "a config file cannot name another one:" : "unknown option", name);
+            rc = C_ERR;
+        } else if (!*value && o->def[0]) {
+            log_msg(LV_ERROR, "%soption '%s' has no value", where, name);
+            rc = C_ERR;
+        } else {
+            rc = apply(cfg, o, value, where);
+        }
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+#define OPT_HELP 1000
+#define OPT_CHECK 1001
+
+/* Two passes over argv: the first only finds --config, --check-config and --help (and reports
+ * what getopt refuses), the second applies the options over the file's values. */
 int config_parse(config_t *cfg, int argc, char **argv) {
     memset(cfg, 0, sizeof(*cfg));
     for (size_t i = 0; i < ARRAY_LEN(options); i++)
-        if (options[i].kind != OPT_CIDRS && apply(cfg, &options[i], options[i].def) != C_OK)
+        if (options[i].kind != OPT_CIDRS && apply(cfg, &options[i], options[i].def, "") != C_OK)
             return C_ERR; /* a list's default ("none") is the empty list (memset) */
 
-    struct option longopts[ARRAY_LEN(options) + 2];
+    struct option longopts[ARRAY_LEN(options) + 3];
     for (size_t i = 0; i < ARRAY_LEN(options); i++)
         longopts[i] = (struct option){options[i].name, required_argument, NULL, (int)i};
-    longopts[ARRAY_LEN(options)] = (struct option){"help", no_argument, NULL, 'h' + 1000};
-    longopts[ARRAY_LEN(options) + 1] = (struct option){0, 0, 0, 0};
+    longopts[ARRAY_LEN(options)] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    longopts[ARRAY_LEN(options) + 1] =
+        (struct option){"check-config", no_argument, NULL, OPT_CHECK};
+    longopts[ARRAY_LEN(options) + 2] = (struct option){0, 0, 0, 0};
 
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'h' + 1000) { usage(stdout); return 1; }
+        if (c == OPT_HELP) { usage(stdout); return 1; }
+        if (c == OPT_CHECK) { cfg->check_config = true; continue; }
         if (c < 0 || (size_t)c >= ARRAY_LEN(options)) { usage(stderr); return C_ERR; }
-        if (apply(cfg, &options[c], optarg) != C_OK) return C_ERR;
+        if (options[c].kind == OPT_CONFIG && apply(cfg, &options[c], optarg, "") != C_OK)
+            return C_ERR;
     }
     if (optind < argc) {
-        fprintf(stderr, "update-sessiond: unexpected argument '%s'\n", argv[optind]);
+        log_msg(LV_ERROR, "unexpected argument '%s'", argv[optind]);
+        return C_ERR;
+    }
+    if (cfg->config_file[0] && read_config_file(cfg, cfg->config_file) != C_OK) return C_ERR;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        if (c >= 0 && (size_t)c < ARRAY_LEN(options) && options[c].kind != OPT_CONFIG &&
+            apply(cfg, &options[c], optarg, "") != C_OK)
+            return C_ERR;
+    if (cfg->admin_host[0] && strcmp(cfg->admin_host, cfg->listen_host) == 0 &&
+        cfg->admin_port == cfg->listen_port) {
+        log_msg(LV_ERROR, "--admin-listen must differ from --listen (%s:%d)", cfg->listen_host,
+                cfg->listen_port);
         return C_ERR;
     }
     if (!cfg->tls_cert[0] != !cfg->tls_key[0]) {
@@ -188,4 +301,102 @@ void config_store(const config_t *cfg, store_config_t *out) {
     out->sweep_batch = cfg->sweep_batch;
     out->transfer_lease_ms = cfg->transfer_lease_ms;
     out->max_files_per_session = cfg->max_files_per_session;
+    out->events_max = cfg->events_max;
+}
+
+/* ---- --check-config ------------------------------------------------------------------------ */
+
+/* The nearest existing ancestor of path (path itself when it exists) into out. */
+static void existing_ancestor(const char *path, char *out, size_t size) {
+    copy_str(out, size, path);
+    struct stat sb;
+    while (stat(out, &sb) != 0) {
+        char *slash = strrchr(out, '/');
+        if (!slash) { copy_str(out, size, "."); return; }
+        if (slash == out) { out[1] = '\0'; return; }
+        *slash = '\0';
+    }
+}
+
+/* A directory we could use (or create: its nearest existing ancestor is a writable directory). */
+static int check_dir(const char *what, const char *path) {
+    char at[PATH_MAX];
+    existing_ancestor(path, at, sizeof(at));
+    struct stat sb;
+    if (stat(at, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+        log_msg(LV_ERROR, "%s %s: %s is not a directory", what, path, at);
+        return C_ERR;
+    }
+    if (access(at, W_OK | X_OK) != 0) {
+        log_msg(LV_ERROR, "%s %s: %s is not writable: %s", what, path, at, strerror(errno));
+        return C_ERR;
+    }
+    return C_OK;
+}
+
+/* A file to create or append to: writable if it exists, else its directory usable. */
+static int check_writable_file(const char *what, const char *path) {
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (!S_ISREG(sb.st_mode) || access(path, W_OK) != 0) {
+            log_msg(LV_ERROR, "%s %s is not a writable file", what, path);
+            return C_ERR;
+        }
+        return C_OK;
+    }
+    char dir[PATH_MAX];
+    copy_str(dir, sizeof(dir), path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) copy_str(dir, sizeof(dir), ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    return check_dir(what, dir);
+}
+
+static int check_resolves(const char *what, const char *host, int port) {
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    int rc = getaddrinfo(host[0] ? host : NULL, service, &hints, &res);
+    if (rc != 0) {
+        log_msg(LV_ERROR, "%s %s:%d: %s", what, host, port, gai_strerror(rc));
+        return C_ERR;
+    }
+    freeaddrinfo(res);
+    return C_OK;
+}
+
+int config_check(const config_t *cfg) {
+    int rc = C_OK;
+    users_t *users = users_load(cfg->users_file); /* logs what is wrong */
+    if (!users) rc = C_ERR;
+    users_free(users);
+    if (check_dir("--storage-dir", cfg->storage_dir) != C_OK) rc = C_ERR;
+    char secret[PATH_MAX + 16];
+    if (cfg->secret_file[0]) copy_str(secret, sizeof(secret), cfg->secret_file);
+    else snprintf(secret, sizeof(secret), "%s/.secret", cfg->storage_dir);
+    struct stat sb;
+    if (stat(secret, &sb) == 0) {
+        unsigned char key[SECRET_BYTES];
+        const char *why = "";
+        if (secret_load(secret, key, &why) != C_OK) {
+            log_msg(LV_ERROR, "the secret file %s: %s", secret, why);
+            rc = C_ERR;
+        }
+        explicit_bzero(key, sizeof(key));
+    } else if (check_writable_file("the secret file", secret) != C_OK) {
+        rc = C_ERR;
+    }
+    if (cfg->access_log[0] && strcmp(cfg->access_log, "-") != 0 &&
+        check_writable_file("--access-log", cfg->access_log) != C_OK)
+        rc = C_ERR;
+    if (check_resolves("--listen", cfg->listen_host, cfg->listen_port) != C_OK) rc = C_ERR;
+    if (cfg->admin_host[0] &&
+        check_resolves("--admin-listen", cfg->admin_host, cfg->admin_port) != C_OK)
+        rc = C_ERR;
+    if (!cfg->redis_unix[0] && check_resolves("--redis", cfg->redis_host, cfg->redis_port) != C_OK)
+        rc = C_ERR;
+    return rc;
 }

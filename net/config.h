@@ -41,11 +41,26 @@ typedef struct {
     np_cidr_t pull_allow[NP_ALLOW_MAX]; /* --pull-allow, in the order given */
     size_t pull_allow_n;
     http_limits_t http;
+    /* operations (issue 11) */
+    char admin_host[256];        /* --admin-listen: health and metrics only there ("" = off) */
+    int admin_port;
+    int drain_ms;                /* SIGTERM: not ready, then serve this long before stopping */
+    int64_t events_max;          /* P events stream length (about); 0 = off */
+    int log_level;               /* log_level_t (net/log.h) */
+    char access_log[PATH_MAX];   /* "" = off, "-" = stderr */
+    char config_file[PATH_MAX];  /* --config */
+    bool check_config;           /* --check-config: validate, then exit */
 } config_t;
 
-/* Parses argv. Returns C_OK, or C_ERR after printing why (exit 2), or 1 when --help was
- * printed (exit 0). */
+/* Parses argv, and the file named by --config first (one "option value" per line, the long
+ * option names without dashes, '#' comments; the command line overrides it). Returns C_OK, or
+ * C_ERR after logging why (exit 2), or 1 when --help was printed (exit 0). */
 int config_parse(config_t *cfg, int argc, char **argv);
+/* --check-config: what config_parse cannot see from the text alone: the users file loads, the
+ * storage directory is (or can be made) a writable directory, the secret file (when it exists)
+ * is usable, the access log can be appended to, the addresses resolve. Logs every problem;
+ * C_OK when there is none. Changes nothing. */
+int config_check(const config_t *cfg);
 /* The store settings derived from the command line. */
 void config_store(const config_t *cfg, store_config_t *out);
 

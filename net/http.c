@@ -92,6 +92,7 @@
 
 #include "net/http.h"
 #include "core/common.h"
+#include "net/log.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -107,6 +108,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -213,6 +215,7 @@ struct conn {
     size_t exec_len;
     uint64_t crlf_at;           /* where the owed CRLF starts (stream offset) */
     int crlf_left;              /* bytes of it still unchecked (0: none owed) */
+    int64_t started_ns;         /* handed to the handler (CLOCK_MONOTONIC), for the observer */
 };
 
 struct http_server {
@@ -238,6 +241,8 @@ struct http_server {
     http_stats_t stats;
     http_stream_t stream;       /* all callbacks NULL: no streaming */
     SSL_CTX *ssl_ctx;           /* borrowed; NULL: plain HTTP */
+    http_observe_fn observe;    /* http_server_set_observer */
+    void *observe_arg;
 };
 
 /* For tests only (deliberately not in net/http.h): the most input bytes a streamed request
@@ -246,13 +251,20 @@ size_t http_test_stream_peak_input;
 
 static http_parser_settings parser_settings;
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void conn_process(conn_t *c);
 static void conn_close(conn_t *c);
 static void conn_dispatch(conn_t *c, int status, const char *reason);
 static void idle_unlink(conn_t *c);
 static void req_publish(conn_t *c);
 
-/* One line on stderr; the front end has no other output channel. */
+/* One log line (net/log.h): the front end reports only trouble (listener pauses, refusals). */
 static void hlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void hlog(const char *fmt, ...)
 {
@@ -261,7 +273,7 @@ static void hlog(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "http: %s\n", line);
+    log_kv(LV_WARN, line, "src", "http", (const char *)NULL);
 }
 
 const char *http_method_name(http_method_t m)
@@ -758,6 +770,7 @@ static void req_reset(conn_t *c)
     r->method_name = "";
     r->path = r->raw_path = r->query = NULL;
     r->user = NULL;
+    r->tag = 0;
     evbuffer_drain(r->body, evbuffer_get_length(r->body));
     c->hlen = c->nhdrs = c->nhdrs_done = 0;
     c->piece = PIECE_NONE;
@@ -1138,6 +1151,7 @@ static void conn_dispatch(conn_t *c, int status, const char *reason)
         evtimer_del(c->timer);
     idle_unlink(c);
     c->state = ST_HANDLER;
+    c->started_ns = mono_ns();
     req_publish(c);
     if (status) {
         c->keep_alive = false;
@@ -1182,6 +1196,7 @@ static void stream_begin(conn_t *c)
         evtimer_del(c->timer);
     c->state = ST_STREAM;
     c->stream_paused = true;
+    c->started_ns = mono_ns();
     req_publish(c);
     srv->stats.requests++; /* streamed requests count as handed to the application */
     c->stream.on_start(&c->pub, c->stream.arg);
@@ -1599,6 +1614,8 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     }
     if (status < 100 || status > 999)
         status = 500;
+    if (c->srv && c->srv->observe)
+        c->srv->observe(req, status, mono_ns() - c->started_ns, c->srv->observe_arg);
     if (!body)
         body_len = 0;
     bool mid_stream = c->state == ST_STREAM;
@@ -1994,8 +2011,16 @@ void http_server_stats(const http_server_t *srv, http_stats_t *out)
 int http_test_adopt(http_server_t *srv, int fd)
 {
     struct sockaddr sa = {.sa_family = AF_UNIX};
-    if (!srv || !conn_new(srv, fd, &sa))
+    if (!srv || !conn_new(srv, fd, &sa, false))
         return -1;
     srv->stats.accepted++;
     return 0;
+}
+
+void http_server_set_observer(http_server_t *srv, http_observe_fn fn, void *arg)
+{
+    if (!srv)
+        return;
+    srv->observe = fn;
+    srv->observe_arg = arg;
 }

@@ -52,6 +52,7 @@ struct http_request {
     struct evbuffer *body;   /* whole body (bounded by max_body_bytes) */
     char peer[64];           /* "127.0.0.1:5555" for logs */
     void *user;              /* free for the handler */
+    int tag;                 /* free for the handler: a label for the observer (0 at first) */
 };
 
 /* Case-insensitive header lookup; the first occurrence, or NULL. */
@@ -98,6 +99,13 @@ void http_server_set_tls(http_server_t *srv, struct ssl_ctx_st *ctx);
 /* Fills every field with its default (the values named above). http_server_new() also treats a
  * NULL limits pointer, or any field <= 0, as "use the default". */
 void http_limits_defaults(http_limits_t *limits);
+
+/* Called by http_respond() for every answer that goes to a client (not for a request whose
+ * client left first: those count in http_stats_t.orphaned), with the time since the request was
+ * handed to the handler (or a streamed one to on_start): metrics and the access log. */
+typedef void (*http_observe_fn)(const http_request_t *req, int status, int64_t elapsed_ns,
+                                void *arg);
+void http_server_set_observer(http_server_t *srv, http_observe_fn fn, void *arg);
 
 /* Counters since http_server_new(), for logs, metrics and tests. */
 typedef struct {

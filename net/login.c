@@ -12,6 +12,7 @@
 
 #include "core/backoff.h"
 #include "net/worker.h"
+#include "net/log.h"
 
 #define PASSWORD_MAX 512
 #define BUSY_LOG_INTERVAL_MS 1000
@@ -84,11 +85,13 @@ void login_checker_free(login_checker_t *lc) {
     lc->stopping = true; /* every callback the pool still owes answers LOGIN_STOPPING */
     worker_pool_free(lc->pool);
     if (lc->dropped)
-        fprintf(stderr, "update-sessiond: %llu login checks still pending at stop: answered 503\n",
+        log_msg(LV_WARN, "%llu login checks still pending at stop: answered 503",
                 (unsigned long long)lc->dropped);
     backoff_free(lc->backoff);
     free(lc);
 }
+
+void login_checker_set_users(login_checker_t *lc, const users_t *users) { lc->users = users; }
 
 void login_checker_stats(const login_checker_t *lc, login_stats_t *out) {
     *out = lc->stats;
@@ -163,8 +166,8 @@ void login_check(login_checker_t *lc, const char *peer, const char *name, const 
         lc->stats.busy++;
         if (now - lc->busy_logged_ms >= BUSY_LOG_INTERVAL_MS) {
             lc->busy_logged_ms = now;
-            fprintf(stderr, "update-sessiond: login queue full: refusing logins with 503 "
-                            "(%llu so far)\n", (unsigned long long)lc->stats.busy);
+            log_msg(LV_WARN, "login queue full: refusing logins with 503 "
+                            "(%llu so far)", (unsigned long long)lc->stats.busy);
         }
         cb(arg, LOGIN_BUSY, 0);
     }

@@ -39,6 +39,10 @@ typedef struct login_checker login_checker_t;
  * on failure. */
 login_checker_t *login_checker_new(struct event_base *base, const users_t *users, int workers,
                                    int queue_max);
+/* Checks from now on use `users` (SIGHUP reloaded the users file); the caller frees the old
+ * set. Safe at any time on the loop thread: users are looked up there, workers only see the
+ * copy in their job. */
+void login_checker_set_users(login_checker_t *lc, const users_t *users);
 /* Answers every check still pending with LOGIN_STOPPING (after the workers finished what they
  * were hashing), then frees everything. Call it before the requests waiting on it are freed. */
 void login_checker_free(login_checker_t *lc);

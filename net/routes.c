@@ -12,7 +12,9 @@
 #include "core/json_strict.h"
 #include "core/privilege.h"
 #include "core/validate.h"
+#include "net/admin.h"
 #include "net/api.h"
+#include "net/metrics.h"
 #include "net/soap.h"
 
 #define CL "/api/content/library"
@@ -261,9 +263,21 @@ static const operation_t *find_operation(const http_request_t *req, flavour_t fl
     return NULL;
 }
 
+size_t api_operation_count(void) { return ARRAY_LEN(operations); }
+
+const char *api_operation_name(size_t row) {
+    return row < ARRAY_LEN(operations) ? operations[row].name : "";
+}
+
 void api_handle(http_request_t *req, void *arg) {
     app_t *app = arg;
-    if (soap_handles(req)) { soap_handle(req, app); return; }
+    /* health and metrics live here unless --admin-listen gives them a listener of their own */
+    if (!app->admin && admin_route(req, app)) return;
+    if (soap_handles(req)) {
+        req->tag = REQ_SOAP;
+        soap_handle(req, app);
+        return;
+    }
     flavour_t flavour = flavour_of(req->path);
     vapi_failure_t f;
     char bad[64];
@@ -284,6 +298,7 @@ void api_handle(http_request_t *req, void *arg) {
     bool path_known;
     const operation_t *op =
         find_operation(req, flavour, act, id, sizeof(id), name, sizeof(name), &path_known);
+    req->tag = op ? REQ_OPERATIONS + (int)(op - operations) : REQ_UNMATCHED;
     if (!op) {
         if (act)
             vapi_fail(&f, VAPI_OPERATION_NOT_FOUND, "vapi.method.input.invalid.action",
@@ -353,6 +368,7 @@ void api_handle(http_request_t *req, void *arg) {
  * the body says why in the vAPI shape. */
 void api_reject(http_request_t *req, int status, const char *reason, void *arg) {
     (void)arg;
+    req->tag = REQ_REJECTED;
     vapi_failure_t f;
     vapi_fail(&f, status == 503 ? VAPI_SERVICE_UNAVAILABLE : VAPI_INVALID_REQUEST,
               "vapi.http.request.rejected", "The request was rejected: {0}.", reason, NULL);

@@ -20,6 +20,7 @@
 
 #include "core/privilege.h"
 #include "core/validate.h"
+#include "net/log.h"
 
 #define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
 #define VIM_NS "urn:vim25"
@@ -1152,14 +1153,8 @@ typedef struct {
     soap_session_t session;
 } soap_call_t;
 
-static int debug_on(void) {
-    static int on = -1;
-    if (on < 0) {
-        const char *e = getenv("USD_SOAP_DEBUG");
-        on = e && *e && strcmp(e, "0") != 0;
-    }
-    return on;
-}
+/* Requests and answers are logged (passwords masked) at --log-level debug. */
+static int debug_on(void) { return log_enabled(LV_DEBUG); }
 
 static int64_t wall_ms(void) {
     struct timeval tv;
@@ -1172,8 +1167,10 @@ static void send_doc(http_request_t *req, int status, char *doc, size_t len,
     if (debug_on()) {
         char *flat = doc ? malloc(len + 1) : NULL;
         if (flat) soap_mask_password(doc, len, flat, len + 1);
-        fprintf(stderr, "soap: <- %d %.*s\n", status, (int)(len > 8192 ? 8192 : len),
-                flat ? flat : "(out of memory)");
+        char code[12];
+        snprintf(code, sizeof(code), "%d", status);
+        log_kv(LV_DEBUG, "soap answer", "status", code, "body", flat ? flat : "(out of memory)",
+               (const char *)NULL);
         free(flat);
     }
     if (!doc) {
@@ -1373,7 +1370,8 @@ void soap_handle(http_request_t *req, app_t *app) {
         char *masked = malloc(cap + 1);
         if (masked) {
             soap_mask_password(body ? body : "", cap, masked, cap + 1);
-            fprintf(stderr, "soap: -> %s %s\n", req->peer, masked);
+            log_kv(LV_DEBUG, "soap request", "client", req->peer, "body", masked,
+                   (const char *)NULL);
             free(masked);
         }
     }

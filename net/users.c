@@ -4,12 +4,14 @@
 #include "net/users.h"
 
 #include <crypt.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/privilege.h"
+#include "net/log.h"
 
 typedef struct {
     char name[USER_MAX];
@@ -43,7 +45,10 @@ static int parse_line(char *line, user_t *u, const char **why, char *bad, size_t
 
 users_t *users_load(const char *path) {
     FILE *f = fopen(path, "r");
-    if (!f) { perror(path); return NULL; }
+    if (!f) {
+        log_msg(LV_ERROR, "cannot read the users file %s: %s", path, strerror(errno));
+        return NULL;
+    }
     users_t *u = calloc(1, sizeof(*u));
     char *line = NULL;
     size_t cap = 0;
@@ -59,7 +64,8 @@ users_t *users_load(const char *path) {
         user_t *grown = realloc(u->list, (u->count + 1) * sizeof(*u->list));
         if (!grown || parse_line(line, &nu, &why, bad, sizeof(bad)) != C_OK) {
             if (grown) u->list = grown;
-            fprintf(stderr, "%s:%d: %s%s%s\n", path, lineno, why, bad[0] ? ": " : "", bad);
+            log_msg(LV_ERROR, "users file %s:%d: %s%s%s", path, lineno, why, bad[0] ? ": " : "",
+                    bad);
             users_free(u);
             u = NULL;
             break;
@@ -78,6 +84,8 @@ void users_free(users_t *u) {
     free(u->list);
     free(u);
 }
+
+size_t users_count(const users_t *u) { return u ? u->count : 0; }
 
 bool users_lookup(const users_t *u, const char *name, char hash[USERS_HASH_MAX], uint32_t *privs) {
     const user_t *found = NULL;

@@ -10,6 +10,7 @@ typedef struct users users_t;
 /* Loads and checks the whole file; on a bad line prints file:line and why, returns NULL. */
 users_t *users_load(const char *path);
 void users_free(users_t *u);
+size_t users_count(const users_t *u);
 /* Longest hash the users file may hold (a $6$ hash with rounds= is about 120 bytes). */
 #define USERS_HASH_MAX 512
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/common.h"
+#include "net/log.h"
 
 typedef struct {
     worker_job_t *head, *tail;
@@ -141,7 +142,7 @@ worker_pool_t *worker_pool_new(struct event_base *base, int threads, int queue_m
     for (int i = 0; i < threads; i++) {
         int rc = pthread_create(&p->threads[i], NULL, worker_main, p);
         if (rc != 0) {
-            fprintf(stderr, "update-sessiond: cannot start worker thread: %s\n", strerror(rc));
+            log_msg(LV_ERROR, "cannot start worker thread: %s", strerror(rc));
             break;
         }
         p->nthreads++;

@@ -56,9 +56,10 @@ bench_init() {
     PORT_HI=$(awk '{ print ($1 > 11000 ? $1 - 1 : 60000) }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32767)
 }
 
+# SIGINT: update-sessiond stops at once on it (SIGTERM would drain for --drain-ms first).
 stop_pid() {
     [ -n "$1" ] || return 0
-    kill "$1" 2>/dev/null || return 0
+    kill -INT "$1" 2>/dev/null || return 0
     i=0
     while kill -0 "$1" 2>/dev/null && [ $i -lt 50 ]; do
         sleep 0.1
@@ -194,16 +195,16 @@ save_summary() {
     echo "load average after: $(load_avg)"
 }
 
-# check_instance NAME PID WHAT: sets status=1 unless PID still runs; shows what $TMP/NAME.log
-# holds beyond the start-up line.
+# check_instance NAME PID WHAT: sets status=1 unless PID still runs; shows the warnings and
+# errors $TMP/NAME.log holds.
 check_instance() {
     if ! kill -0 "$2" 2>/dev/null; then
         tail -n 20 "$TMP/$1.log" >&2
         echo "$ME: $3 died" >&2
         status=1
     fi
-    if grep -v '^update-sessiond listening on ' "$TMP/$1.log" | grep -q .; then
+    if grep -v ' level=info ' "$TMP/$1.log" | grep -q .; then
         echo "$ME: $3 logged:" >&2
-        grep -v '^update-sessiond listening on ' "$TMP/$1.log" | head -n 20 >&2
+        grep -v ' level=info ' "$TMP/$1.log" | head -n 20 >&2
     fi
 }

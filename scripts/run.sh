@@ -50,7 +50,7 @@ stop_all() {
     STOPPING=1
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         echo "run: stopping update-sessiond" >&2
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        kill -INT "$SERVER_PID" 2>/dev/null || true # at once: SIGTERM drains for --drain-ms
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then

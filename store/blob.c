@@ -44,6 +44,7 @@
  * loop thread: one open/mkdir per transfer, one write(2) per received piece, the writeback
  * pacing, and the syncs at the end. */
 #include "store/blob.h"
+#include "store/redis.h" /* store_log */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -530,7 +531,7 @@ void blob_writer_abort(blob_writer_t *w)
         w->fd = -1;
     }
     if (unlink(w->part) != 0 && errno != ENOENT)
-        fprintf(stderr, "blob: cannot remove %s: %s\n", w->part, strerror(errno));
+        store_log("blob: cannot remove %s: %s", w->part, strerror(errno));
     writer_free(w);
     errno = saved;
 }

@@ -51,6 +51,16 @@ void reply_done(store_status_t s, const redisReply *r, store_fn_t cb, void *arg)
     ((store_done_cb)cb)(arg, s, reply_str(r, 1));
 }
 
+void reply_deleted(store_status_t s, const redisReply *r, store_fn_t cb, void *arg) {
+    int64_t ended = 0;
+    if (s == ST_OK && reply_i64(r, 1, &ended) == C_OK && ended > 0) {
+        session_state_t to = SESSION_CANCELED;
+        fsm_apply(SESSION_ACTIVE, EV_CANCEL, &to);
+        store_count_transition(to, (uint64_t)ended);
+    }
+    ((store_done_cb)cb)(arg, s, NULL);
+}
+
 /* Ids are elements 1.. of the answer; the pointer array lives on the stack unless the list is
  * long. */
 void reply_ids(store_status_t s, const redisReply *r, store_fn_t cb, void *arg) {

@@ -534,6 +534,19 @@ void store_transfer_progress(store_t *st, const char *session_id, const char *na
     store_eval(&c, SCRIPT_TRANSFER_PROGRESS, reply_done, (store_fn_t)cb, arg);
 }
 
+/* {'OK', 'ABORTED'}: a failed pull ended its session's requested complete (counted; callers
+ * see detail NULL, as for any other end). */
+static void reply_transfer_end(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                               void *arg) {
+    const char *detail = s == ST_OK ? reply_str(r, 1) : NULL;
+    if (detail && strcmp(detail, "ABORTED") == 0) {
+        store_count_transition(SESSION_ERROR, 1);
+        ((store_done_cb)cb)(arg, s, NULL);
+        return;
+    }
+    reply_done(s, r, cb, arg);
+}
+
 void store_transfer_end(store_t *st, const char *session_id, const char *name,
                         const char *attempt, transfer_event_t ev, const session_file_t *result,
                         store_done_cb cb, void *arg) {
@@ -562,9 +575,16 @@ void store_transfer_end(store_t *st, const char *session_id, const char *name,
         cmd_arg(&c, "");
     cmd_arg(&c, active_next(EV_FAIL));
     cmd_arg(&c, err ? json_text(err) : "");
-    store_eval(&c, SCRIPT_TRANSFER_END, reply_done, (store_fn_t)cb, arg); /* copies args */
+    store_eval(&c, SCRIPT_TRANSFER_END, reply_transfer_end, (store_fn_t)cb, arg); /* copies args */
     json_object_put(outcome);
     json_object_put(err);
+}
+
+/* {'OK'}: completed (counted); {'OK', 'REQUESTED'}: pulls still run. */
+static void reply_completed(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                            void *arg) {
+    if (s == ST_OK && !reply_str(r, 1)) store_count_transition(SESSION_DONE, 1);
+    reply_done(s, r, cb, arg);
 }
 
 void store_session_complete(store_t *st, const store_auth_t *auth, const char *id,
@@ -586,7 +606,7 @@ void store_session_complete(store_t *st, const store_auth_t *auth, const char *i
     }
     cmd_argn(&c, pairs, pairs ? (size_t)(p - pairs) : 0);
     cmd_arg_completion(&c, CEV_RETRACT);
-    store_eval(&c, auth ? SCRIPT_SESSION_COMPLETE : SCRIPT_SESSION_COMPLETE_SERVER, reply_done,
-               (store_fn_t)cb, arg); /* copies args */
+    store_eval(&c, auth ? SCRIPT_SESSION_COMPLETE : SCRIPT_SESSION_COMPLETE_SERVER,
+               reply_completed, (store_fn_t)cb, arg); /* copies args */
     free(pairs);
 }

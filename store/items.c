@@ -88,5 +88,5 @@ void store_item_delete(store_t *st, const store_auth_t *auth, const char *id, st
     cmd_arg(&c, id);
     cmd_arg_prefix(&c);
     cmd_arg_item_gone(&c);
-    store_eval(&c, SCRIPT_ITEM_DELETE, reply_done, (store_fn_t)cb, arg);
+    store_eval(&c, SCRIPT_ITEM_DELETE, reply_deleted, (store_fn_t)cb, arg);
 }

@@ -151,5 +151,5 @@ void store_library_delete(store_t *st, const store_auth_t *auth, const char *id,
     cmd_arg(&c, library_type_name(type));
     cmd_arg_prefix(&c);
     cmd_arg_item_gone(&c);
-    store_eval(&c, SCRIPT_LIBRARY_DELETE, reply_done, (store_fn_t)cb, arg);
+    store_eval(&c, SCRIPT_LIBRARY_DELETE, reply_deleted, (store_fn_t)cb, arg);
 }

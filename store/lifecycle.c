@@ -89,6 +89,16 @@ void cmd_arg_item_gone(store_cmd_t *c) {
     cmd_arg(c, message);
 }
 
+/* {'OK', state before, state after} (no state after for delete): a change of state counts. */
+static void reply_changed(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                          void *arg) {
+    const char *before = s == ST_OK ? reply_str(r, 1) : NULL, *after = reply_str(r, 2);
+    session_state_t to;
+    if (before && after && strcmp(before, after) != 0 && session_state_parse(after, &to) == C_OK)
+        store_count_transition(to, 1);
+    reply_done(s, r, cb, arg);
+}
+
 /* Complete is refused here: its one path is store_session_complete (store/files.c), the
  * compare-and-set over the blobs that were linked. */
 void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
@@ -128,7 +138,8 @@ void store_session_change(store_t *st, const store_auth_t *auth, const char *id,
     cmd_arg(&c, expiry_message_json());
     cmd_arg_prefix(&c);
     cmd_arg(&c, session_event_for_operators(ch->event) ? "1" : "0");
-    store_eval(&c, SCRIPT_SESSION_CHANGE, reply_done, (store_fn_t)cb, arg); /* copies args */
+    cmd_arg(&c, session_event_name(ch->event)); /* the events stream's reason */
+    store_eval(&c, SCRIPT_SESSION_CHANGE, reply_changed, (store_fn_t)cb, arg); /* copies args */
     json_object_put(err);
     json_object_put(wb);
 }

@@ -66,14 +66,15 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
     lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
-    lua_blobs_referenced[], lua_completions_due[], lua_session_get[];
+    lua_blobs_referenced[], lua_completions_due[], lua_session_get[], lua_sessions_active[];
 
 /* Joined in front of a body that uses `now`, `user` and `operator` but runs without the prelude
  * (which sets them): the server itself, user false, may do what an operator may. */
 static const char lua_clock[] = "local now = time_ms()\nlocal user, operator = false, true\n";
 
-/* Each script's text is [session_lib] [prelude | clock] body: session_lib defines the
- * functions that end a session, the prelude authenticates the caller, the clock sets `now`
+/* Each script's text is [events] [session_lib] [prelude | clock] body: session_lib defines the
+ * functions that end a session, preceded by the line that sets events_max (--events-max, which
+ * session_lib's session_event reads), the prelude authenticates the caller, the clock sets `now`
  * for a body shared with a prelude'd script (the server's own complete). */
 static const struct {
     const char *name;
@@ -112,6 +113,7 @@ static const struct {
     [SCRIPT_GARBAGE_TAKE] = {"garbage_take", lua_garbage_take, false, false},
     [SCRIPT_BLOBS_REFERENCED] = {"blobs_referenced", lua_blobs_referenced, false, true},
     [SCRIPT_COMPLETIONS_DUE] = {"completions_due", lua_completions_due, false, true},
+    [SCRIPT_SESSIONS_ACTIVE] = {"sessions_active", lua_sessions_active, false, false},
 };
 
 typedef enum { LINK_DOWN, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;
@@ -130,6 +132,7 @@ struct call {
     store_status_t local;
     bool retried; /* NOSCRIPT already recovered once */
     script_id_t script;
+    int64_t start_ns; /* store_eval, for the call duration histogram */
     store_reply_fn fn;
     store_fn_t cb;
     void *arg;
@@ -174,25 +177,41 @@ struct store {
     void *expired_arg;
     store_expired_fn due_fn;     /* store_on_completion_due */
     void *due_arg;
+    store_link_stats_t stats;    /* store_link_stats */
+    bool was_ready;              /* the link was READY once: a later READY is a reconnect */
+    int64_t kicked_ns;           /* store_kick's last reconnect */
 };
 
 static void destroy(store_t *st);
 static void link_connect(store_t *st);
 
-void store_log(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("store: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
+static int64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Process-wide: the reply functions that see a transition have no store at hand. */
+static store_session_counts_t session_counts;
+
+void store_count_transition(session_state_t to, uint64_t n) {
+    if ((unsigned)to < SESSION_STATE_COUNT) session_counts.to[to] += n;
+}
+
+void store_count_expired(uint64_t n) { session_counts.expired += n; }
+
+void store_session_counts(store_session_counts_t *out) { *out = session_counts; }
+
+void store_link_stats(const store_t *st, store_link_stats_t *out) {
+    *out = st->stats;
+    out->up = st->link == LINK_READY;
 }
 
 /* Out of memory is not recoverable in a server that must answer every call: stop loudly. */
 static void *xmalloc(size_t n) {
     void *p = malloc(n);
     if (!p) {
-        store_log("out of memory (%zu bytes)", n);
+        store_log_at(STORE_LOG_ERROR, "out of memory (%zu bytes)", n);
         abort();
     }
     return p;
@@ -302,6 +321,10 @@ static void call_move(call_t *c, call_state_t to) {
 static void call_answer(call_t *c, store_status_t s, const redisReply *r, bool held) {
     assert(c->state == CALL_LOCAL || c->state == CALL_WAITING || c->state == CALL_SENT);
     event_del(c->timer);
+    if (c->state != CALL_LOCAL) {
+        c->st->stats.calls++;
+        hist_observe(&c->st->stats.call_seconds, mono_ns() - c->start_ns);
+    }
     call_move(c, held ? CALL_ABANDONED : CALL_DONE);
     c->fn(s, r, c->cb, c->arg);
 }
@@ -400,6 +423,7 @@ void store_eval(store_cmd_t *cmd, script_id_t script, store_reply_fn fn, store_f
         return;
     }
     call_t *c = call_new(st, cmd, script, fn, cb, arg);
+    c->start_ns = mono_ns();
     if (cmd->local != ST_OK || (st->link != LINK_READY && st->nwaiting >= QUEUE_MAX)) {
         if (cmd->local == ST_OK) c->local = ST_UNAVAILABLE;
         call_move(c, CALL_LOCAL);
@@ -468,6 +492,19 @@ static void on_reconnect_timer(evutil_socket_t fd, short what, void *arg) {
     link_connect(arg);
 }
 
+#define KICK_MIN_NS (100 * 1000000LL)
+
+/* The reconnect runs from the loop (its timer made active), never from the caller's stack. */
+void store_kick(store_t *st) {
+    if (!st || st->closing || st->link != LINK_DOWN || !evtimer_pending(st->reconnect_timer, NULL))
+        return;
+    int64_t now = mono_ns();
+    if (now - st->kicked_ns < KICK_MIN_NS) return;
+    st->kicked_ns = now;
+    event_del(st->reconnect_timer);
+    event_active(st->reconnect_timer, EV_TIMEOUT, 1);
+}
+
 /* One of LOADING's replies was good; the last one makes the link READY. A failed one never
  * counts, so a link with a failure cannot become READY while the connect timer drops it. */
 static void load_step_done(store_t *st) {
@@ -475,7 +512,9 @@ static void load_step_done(store_t *st) {
     st->link = LINK_READY;
     st->backoff_ms = BACKOFF_MIN_MS;
     event_del(st->connect_timer);
-    if (st->down_logged) store_log("redis link up");
+    if (st->was_ready) st->stats.reconnects++;
+    st->was_ready = true;
+    if (st->down_logged) store_log_at(STORE_LOG_INFO, "redis link up");
     st->down_logged = false;
     flush_waiting(st);
 }
@@ -625,7 +664,7 @@ static store_status_t reply_status(const call_t *c, const redisReply *r) {
                 store_log("%s: %s", script_src[c->script].name, r->str);
                 return ST_UNAVAILABLE;
             }
-        store_log("%s: %s", script_src[c->script].name, r->str);
+        store_log_at(STORE_LOG_ERROR, "%s: %s", script_src[c->script].name, r->str);
         return ST_INTERNAL;
     }
     const char *s = reply_str(r, 0);
@@ -634,8 +673,8 @@ static store_status_t reply_status(const call_t *c, const redisReply *r) {
             if (status_names[i] && i != ST_UNAVAILABLE && i != ST_INTERNAL &&
                 strcmp(s, status_names[i]) == 0)
                 return (store_status_t)i;
-    store_log("%s: unexpected reply (type %d%s%s)", script_src[c->script].name, r->type,
-              s ? ", status " : "", s ? s : "");
+    store_log_at(STORE_LOG_ERROR, "%s: unexpected reply (type %d%s%s)",
+                 script_src[c->script].name, r->type, s ? ", status " : "", s ? s : "");
     return ST_INTERNAL;
 }
 
@@ -686,6 +725,7 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg) {
         call_free(c);
         break;
     case CALL_WAITING:
+        st->stats.timeouts++;
         call_answer(c, ST_UNAVAILABLE, NULL, false);
         call_free(c);
         break;
@@ -693,6 +733,7 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg) {
         /* Redis did not answer in time: frozen or stuck. Answer now, then drop the link so
          * every other call in flight is answered too, instead of each waiting its own timer. */
         st->link = LINK_DOWN;
+        st->stats.timeouts++;
         call_answer(c, ST_UNAVAILABLE, NULL, true);
         if (st->ac) link_drop(st, "call timed out");
         break;
@@ -751,16 +792,21 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     st->connect_timer = evtimer_new(base, on_connect_timer, st);
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
 
+    char events[64];
+    int elen = snprintf(events, sizeof(events), "local events_max = %lld\n",
+                        (long long)(c->events_max > 0 ? c->events_max : 0));
     size_t llen = strlen(lua_session_lib);
     for (int i = 0; i < SCRIPT_COUNT; i++) {
+        size_t ev = script_src[i].session_lib ? (size_t)elen : 0;
         size_t lib = script_src[i].session_lib ? llen : 0;
         const char *head = script_src[i].prelude ? lua_prelude : script_src[i].clock ? lua_clock : "";
         size_t pre = strlen(head), blen = strlen(script_src[i].body);
-        st->text[i] = xmalloc(lib + pre + blen + 1);
-        memcpy(st->text[i], lua_session_lib, lib);
-        memcpy(st->text[i] + lib, head, pre);
-        memcpy(st->text[i] + lib + pre, script_src[i].body, blen + 1);
-        st->text_len[i] = lib + pre + blen;
+        char *t = st->text[i] = xmalloc(ev + lib + pre + blen + 1);
+        memcpy(t, events, ev);
+        memcpy(t + ev, lua_session_lib, lib);
+        memcpy(t + ev + lib, head, pre);
+        memcpy(t + ev + lib + pre, script_src[i].body, blen + 1);
+        st->text_len[i] = ev + lib + pre + blen;
         sha1_hex(st->text[i], st->text_len[i], st->sha[i]);
     }
     link_connect(st);

@@ -54,6 +54,7 @@ typedef enum {
     SCRIPT_GARBAGE_TAKE,
     SCRIPT_BLOBS_REFERENCED,
     SCRIPT_COMPLETIONS_DUE, /* store/sweeper.c */
+    SCRIPT_SESSIONS_ACTIVE, /* store/sessions.c: usd_sessions_active */
     SCRIPT_COUNT
 } script_id_t;
 
@@ -155,8 +156,15 @@ void store_completion_due(store_t *st, const char *session_id);
 /* The message completions_due.lua records when a pull's mover died during a complete, with
  * "\u0001" where the file's name goes (store/lifecycle.c). */
 const char *pull_lost_message_json(void);
-/* Logs one line to stderr ("store: ..."). */
+/* Logs one line through the store_set_log hook (stderr "store: ..." without one): store_log at
+ * level warn (what store/ reports is something going wrong, or the link), store_log_at at the
+ * level given. */
 void store_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void store_log_at(store_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Counts a session transition for store_session_counts (from reply functions). */
+void store_count_transition(session_state_t to, uint64_t n);
+void store_count_expired(uint64_t n);
 
 /* ---- Decoding replies (store/codec.c) ------------------------------------------------------ */
 
@@ -169,6 +177,8 @@ int reply_i64(const struct redisReply *r, size_t i, int64_t *out);
  * store_ids_cb gets elements 1.. as the ids. */
 void reply_done(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg);
 void reply_ids(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg);
+/* item and library delete: {'OK', sessions ended}; counts them (canceled), detail NULL. */
+void reply_deleted(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg);
 
 /* A record field <-> struct member map, so encoding (HSET arguments) and decoding (HGETALL
  * answers) of a model are one table each, not hand-written per operation. */

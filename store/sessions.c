@@ -85,6 +85,13 @@ static void cmd_key_client_token(store_cmd_t *c, const char *token) {
     cmd_key(c, "ctok:", lower, (const char *)NULL);
 }
 
+/* {'OK', sid} for a new session; {'OK', sid, 'REPLAY'} for a client_token seen before. */
+static void reply_created(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                          void *arg) {
+    if (s == ST_OK && !reply_str(r, 2)) store_count_transition(SESSION_ACTIVE, 1);
+    reply_done(s, r, cb, arg);
+}
+
 void store_session_create(store_t *st, const store_auth_t *auth, const char *new_id,
                           const session_spec_t *spec, const char *client_token,
                           store_done_cb cb, void *arg) {
@@ -114,7 +121,7 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
     cmd_arg(&c, expiry_next_state());
     cmd_arg(&c, expiry_message_json());
     cmd_arg_i64(&c, cfg->retention_ms);
-    store_eval(&c, SCRIPT_SESSION_CREATE, reply_done, (store_fn_t)cb, arg);
+    store_eval(&c, SCRIPT_SESSION_CREATE, reply_created, (store_fn_t)cb, arg);
     json_object_put(wb);
 }
 
@@ -136,4 +143,21 @@ void store_session_list(store_t *st, const store_auth_t *auth, const char *item_
     cmd_arg_prefix(&c);
     if (item_id_or_null) cmd_arg(&c, item_id_or_null);
     store_eval(&c, SCRIPT_SESSION_LIST, reply_ids, (store_fn_t)cb, arg);
+}
+
+/* {'OK', count} */
+static void reply_count(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg) {
+    int64_t n = 0;
+    if (s == ST_OK && reply_i64(r, 1, &n) != C_OK) {
+        store_log("sessions_active: malformed answer");
+        s = ST_INTERNAL;
+    }
+    ((store_count_cb)cb)(arg, s, n);
+}
+
+void store_sessions_active(store_t *st, store_count_cb cb, void *arg) {
+    store_cmd_t c;
+    cmd_init(&c, st);
+    cmd_key(&c, "deadlines", (const char *)NULL);
+    store_eval(&c, SCRIPT_SESSIONS_ACTIVE, reply_count, (store_fn_t)cb, arg);
 }

@@ -14,6 +14,7 @@
 #define STORE_STORE_H
 
 #include "core/file.h"
+#include "core/histogram.h"
 #include "core/model.h"
 #include "core/transfer.h"
 
@@ -56,6 +57,7 @@ typedef struct {
     int sweep_batch;          /* sessions per sweep script, default 200 */
     int64_t transfer_lease_ms; /* a mover's lease (default 10000) */
     int max_files_per_session; /* default 1000 */
+    int64_t events_max;       /* P events stream: entries kept (about); 0 = no stream */
 } store_config_t;
 
 typedef struct store store_t;
@@ -66,6 +68,45 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg);
 /* Answers every pending call with ST_UNAVAILABLE, then frees. */
 void store_free(store_t *st);
 bool store_connected(const store_t *st);
+
+/* ---- Operations (issue 11): health, metrics, logs ---------------------------------------------
+ * Where store/ writes its log lines: main hands them to the server's logger (net/log.h). Without
+ * a hook they go to stderr as "store: <text>". Process-wide. */
+typedef enum { STORE_LOG_INFO = 1, STORE_LOG_WARN = 2, STORE_LOG_ERROR = 3 } store_log_level_t;
+typedef void (*store_log_fn)(store_log_level_t level, const char *text);
+void store_set_log(store_log_fn fn);
+
+/* The link's counters. call_seconds: from store_eval to the answer of every call that was not
+ * answered locally (waiting for the link included: what the caller waited). */
+typedef struct {
+    bool up;                 /* store_connected() */
+    uint64_t calls;          /* calls answered */
+    uint64_t timeouts;       /* calls answered ST_UNAVAILABLE by their timer */
+    uint64_t reconnects;     /* the link became READY again after it was lost */
+    histogram_t call_seconds;
+} store_link_stats_t;
+void store_link_stats(const store_t *st, store_link_stats_t *out);
+
+/* Session transitions applied by this process's calls (process-wide), by the state they led to:
+ * creates (ACTIVE), cancel and fail (and the item or library deletes that ended a session), the
+ * completes this process ran (DONE), and the expiries its sweeps reported (expired; ERROR).
+ * Expiries are counted once in the fleet: by the sweep that reports them. Not counted: a
+ * requested complete whose pull's mover died, failed by a sweep. The events stream (P events)
+ * has every transition. */
+typedef struct {
+    uint64_t to[SESSION_STATE_COUNT];
+    uint64_t expired;
+} store_session_counts_t;
+void store_session_counts(store_session_counts_t *out);
+
+/* A health check (/readyz) asks for the link: when it is down and waiting for its reconnect
+ * backoff, the reconnect is tried now (at most every 100 ms), so a Redis that came back is
+ * served again within one health check rather than one backoff (up to 2 s). */
+void store_kick(store_t *st);
+
+/* The number of ACTIVE sessions (ZCARD of the deadline index), for usd_sessions_active. */
+typedef void (*store_count_cb)(void *arg, store_status_t st, int64_t n);
+void store_sessions_active(store_t *st, store_count_cb cb, void *arg);
 
 /* Who calls, and what the operation needs. token NULL or unknown -> ST_UNAUTHENTICATED. */
 typedef struct {

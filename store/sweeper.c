@@ -49,7 +49,13 @@ static void on_swept(store_status_t s, const struct redisReply *r, store_fn_t cb
     if (s == ST_OK && reply_i64(r, 1, &expired) == C_OK && reply_i64(r, 2, &looked) == C_OK) {
         sw->stats.expired += (uint64_t)expired;
         const char *id;
-        for (size_t i = 3; (id = reply_str(r, i)) != NULL; i++) store_expired(sw->st, id);
+        size_t i = 3;
+        for (; (id = reply_str(r, i)) != NULL; i++) store_expired(sw->st, id);
+        /* each session that ended by expiry is reported by exactly one sweep in the fleet */
+        session_state_t to = SESSION_ERROR;
+        session_state_parse(expiry_next_state(), &to);
+        store_count_transition(to, i - 3);
+        store_count_expired(i - 3);
     }
     if (store_closing(sw->st)) return;
     schedule(sw, s == ST_OK && looked >= store_cfg(sw->st)->sweep_batch);

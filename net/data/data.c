@@ -12,6 +12,7 @@
 #include <uuid/uuid.h>
 
 #include "core/spec.h"
+#include "net/log.h"
 
 #define BEAT_MAX_MS 1000
 #define BEAT_MIN_MS 10
@@ -37,6 +38,8 @@ void data_respond_failure(http_request_t *req, int status, const vapi_failure_t 
     http_respond(req, status, "application/json", text, len, extra_headers);
     json_object_put(doc);
 }
+
+void data_plane_stats(const data_plane_t *dp, data_stats_t *out) { *out = dp->stats; }
 
 void xfer_link(data_plane_t *dp, data_xfer_t *x) {
     x->prev = NULL;
@@ -77,7 +80,7 @@ typedef struct {
 static void on_due_published(void *arg, store_status_t st, const char *detail,
                              const vapi_failure_t *local) {
     due_complete_t *due = arg;
-    fprintf(stderr, "update-sessiond: complete of %s left by another instance: %s%s%s\n",
+    log_msg(LV_WARN, "complete of %s left by another instance: %s%s%s",
             due->session_id, local ? local->msg.default_message : store_status_name(st),
             detail ? " " : "", detail ? detail : "");
     free(due);

@@ -46,6 +46,14 @@ void data_plane_shutdown(data_plane_t *dp);
 /* Step 2, after store_free() answered every pending call. */
 void data_plane_free(data_plane_t *dp);
 
+/* Counters for metrics: bytes the uploads of this instance wrote to storage, and the uploads
+ * holding a file's lease (bytes moving) right now. */
+typedef struct {
+    uint64_t upload_bytes;
+    int uploads_active;
+} data_stats_t;
+void data_plane_stats(const data_plane_t *dp, data_stats_t *out);
+
 /* "host:port/pid": what a file's `holder` names while this instance moves its bytes. */
 const char *data_instance(const data_plane_t *dp);
 

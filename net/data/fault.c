@@ -1,5 +1,6 @@
 /* net/data/fault.c: the crash points of net/data/fault.h (test builds only). */
 #include "net/data/fault.h"
+#include "net/log.h"
 
 #ifdef USD_FAULTS
 #include <signal.h>
@@ -17,7 +18,7 @@ void fault_point(const char *name) {
     if (len != strlen(name) || strncmp(spec, name, len) != 0) return;
     long n = spec[len] == ':' ? strtol(spec + len + 1, NULL, 10) : 1;
     if (++passes < (n > 0 ? n : 1)) return;
-    fprintf(stderr, "update-sessiond: fault point %s reached, killing myself\n", name);
+    log_msg(LV_ERROR, "fault point %s reached, killing myself", name);
     kill(getpid(), SIGKILL);
 }
 #else

@@ -19,8 +19,8 @@
  * meanwhile), and those answered "0" are deleted: files unlinked (after checking their ctime
  * again), directories rmdir'ed (only if empty). An item's staging directory is rmdir'ed once its
  * sessions were looked at (ignoring ENOTEMPTY). A failed question (Redis away) is asked again
- * one take interval later. One line per scan on stderr:
- *   update-sessiond: scan files=N orphans=M ms=T
+ * one take interval later. One log line per scan (net/log.h):
+ *   ts=... level=info msg="storage scan done" files=N orphans=M ms=T
  *
  * Safety. Every path is opened one component at a time below the storage directory with
  * O_NOFOLLOW|O_DIRECTORY (openat/unlinkat relative to the parent's fd), so a symlink planted
@@ -47,6 +47,7 @@
 
 #include "net/data/fault.h"
 #include "net/data/janitor_path.h"
+#include "net/log.h"
 
 #define TAKE_BATCH 100
 #define DELETE_BUDGET 256 /* unlinks per loop turn */
@@ -56,7 +57,6 @@
 #define FIRST_SCAN_MS 1000
 #define TREE_DEPTH_MAX 4  /* directories below a deleted directory (we make none) */
 #define AGAIN 1           /* a step ran out of budget: call again next turn */
-#define LOG "update-sessiond: janitor: "
 
 typedef enum { TAKE_IDLE, TAKE_ASKING, TAKE_DELETING } take_state_t;
 typedef enum { SCAN_IDLE, SCAN_WALKING, SCAN_ASKING, SCAN_RETRY } scan_state_t;
@@ -147,9 +147,9 @@ static void log_entry(const char *what, const char *entry, int err) {
         safe[n] = entry[n] >= 0x20 && entry[n] < 0x7f ? entry[n] : '?';
     safe[n] = '\0';
     if (err)
-        fprintf(stderr, LOG "%s \"%s\": %s\n", what, safe, strerror(err));
+        log_msg(LV_WARN, "janitor: %s \"%s\": %s", what, safe, strerror(err));
     else
-        fprintf(stderr, LOG "%s \"%s\"\n", what, safe);
+        log_msg(LV_WARN, "janitor: %s \"%s\"", what, safe);
 }
 
 /* The directory names[0]/.../names[n-1] below root, opened one component at a time without
@@ -297,7 +297,7 @@ static void delete_step(janitor_t *j) {
     int budget = DELETE_BUDGET;
     int root = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (root < 0) { /* the storage is away (NFS?): keep the batch, try again later */
-        fprintf(stderr, LOG "cannot open %s: %s\n", j->dir, strerror(errno));
+        log_msg(LV_WARN, "janitor: cannot open %s: %s", j->dir, strerror(errno));
         arm(j->take_ev, jitter(j, j->interval_ms));
         return;
     }
@@ -340,7 +340,7 @@ static void on_taken(void *arg, store_status_t st, char *const *ids, size_t n) {
         if ((j->batch[i] = strdup(ids[i])) == NULL) free_batch(j);
     }
     if (!j->batch) { /* out of memory: the entries are lost to us; the scan finds them */
-        fprintf(stderr, LOG "out of memory for %zu garbage entries\n", n);
+        log_msg(LV_WARN, "janitor: out of memory for %zu garbage entries", n);
         arm(j->take_ev, jitter(j, j->interval_ms));
         return;
     }
@@ -405,8 +405,8 @@ static bool push_level(janitor_t *j, int parent, const char *name) {
     int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
         if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
-            fprintf(stderr, LOG "scan cannot open %s/.../%s: %s\n", ROOTS[j->root].name, name,
-                    strerror(errno));
+            log_msg(LV_WARN, "janitor: scan cannot open %s/.../%s: %s", ROOTS[j->root].name,
+                    name, strerror(errno));
         return false;
     }
     DIR *d = fdopendir(fd);
@@ -529,8 +529,12 @@ static void scan_finish(janitor_t *j) {
     j->stats.last_files = j->files;
     j->stats.last_orphans = j->orphans;
     j->stats.last_scan_ms = ms;
-    fprintf(stderr, "update-sessiond: scan files=%llu orphans=%llu ms=%lld\n",
-            (unsigned long long)j->files, (unsigned long long)j->orphans, (long long)ms);
+    char files[24], orphans[24], took[24];
+    snprintf(files, sizeof(files), "%llu", (unsigned long long)j->files);
+    snprintf(orphans, sizeof(orphans), "%llu", (unsigned long long)j->orphans);
+    snprintf(took, sizeof(took), "%lld", (long long)ms);
+    log_kv(LV_INFO, "storage scan done", "files", files, "orphans", orphans, "ms", took,
+           (const char *)NULL);
     j->scan = SCAN_IDLE;
     arm(j->scan_ev, jitter(j, j->scan_interval_ms));
 }
@@ -549,7 +553,8 @@ static void on_referenced(void *arg, store_status_t st, char *const *ids, size_t
     janitor_t *j = arg;
     if (!answered(j)) return;
     if (st != ST_OK || n != j->nask) {
-        if (st == ST_OK) fprintf(stderr, LOG "scan got %zu answers for %zu paths\n", n, j->nask);
+        if (st == ST_OK)
+            log_msg(LV_WARN, "janitor: scan got %zu answers for %zu paths", n, j->nask);
         j->scan = SCAN_RETRY; /* the same question, one take interval later */
         arm(j->scan_ev, jitter(j, j->interval_ms));
         return;
@@ -573,7 +578,7 @@ static void ask(janitor_t *j) {
 static bool scan_begin(janitor_t *j) {
     j->root_fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (j->root_fd < 0) {
-        fprintf(stderr, LOG "scan cannot open %s: %s\n", j->dir, strerror(errno));
+        log_msg(LV_WARN, "janitor: scan cannot open %s: %s", j->dir, strerror(errno));
         return false;
     }
     j->t0_ms = mono_ms();
@@ -637,9 +642,9 @@ janitor_t *janitor_start(struct event_base *base, store_t *store, const char *st
 
 void janitor_stop(janitor_t *j) {
     if (!j) return;
-    fprintf(stderr,
-            "update-sessiond: janitor entries=%llu deleted=%llu dropped=%llu failed=%llu "
-            "scans=%llu orphans=%llu\n",
+    log_msg(LV_INFO,
+            "janitor stopped: entries=%llu deleted=%llu dropped=%llu failed=%llu scans=%llu "
+            "orphans=%llu",
             (unsigned long long)j->stats.entries, (unsigned long long)j->stats.deleted,
             (unsigned long long)j->stats.dropped, (unsigned long long)j->stats.failed,
             (unsigned long long)j->stats.scans, (unsigned long long)j->stats.orphans);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "net/data/fault.h"
+#include "net/log.h"
 
 struct mover {
     data_plane_t *dp;
@@ -89,8 +90,8 @@ static void on_beat(evutil_socket_t fd, short what, void *arg) {
     mover_t *m = arg;
     if (m->stopped || m->lost) { maybe_free(m); return; }
     if (mover_fenced(m)) {
-        fprintf(stderr, "update-sessiond: transfer of %s in %s: no heartbeat succeeded for %d ms, "
-                "stopping (fenced)\n", m->name, m->session_id, m->dp->lease_ms);
+        log_msg(LV_WARN, "transfer of %s in %s: no heartbeat succeeded for %d ms, "
+                "stopping (fenced)", m->name, m->session_id, m->dp->lease_ms);
         tell_lost(m, MOVER_FENCED, NULL);
         maybe_free(m);
         return;

@@ -30,6 +30,7 @@ struct data_plane {
     bool draining;             /* data_plane_drain ran: no new transfers */
     bool stopping;             /* data_plane_shutdown ran: no more store calls */
     data_xfer_t *xfers;
+    data_stats_t stats;        /* data_plane_stats */
     void (*garbage_fn)(void *arg);
     void *garbage_arg;
 };

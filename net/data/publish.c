@@ -20,6 +20,7 @@
 #include "net/data/fault.h"
 #include "net/data/plane.h"
 #include "store/blob.h"
+#include "net/log.h"
 
 #define MAX_TRIES 3
 
@@ -96,7 +97,7 @@ static void on_listed(void *arg, store_status_t st, const session_file_t *files,
             vapi_failure_t fail;
             vapi_fail(&fail, VAPI_INTERNAL_SERVER_ERROR, "storage_write_failed",
                       "The file {0} could not be published to storage.", f->name, NULL);
-            fprintf(stderr, "update-sessiond: complete of %s: cannot link blob %s of %s\n",
+            log_msg(LV_ERROR, "complete of %s: cannot link blob %s of %s",
                     p->session_id, f->blob, f->name);
             finish(p, ST_INTERNAL, NULL, &fail);
             return;

@@ -16,6 +16,7 @@
 #include "net/data/mover.h"
 #include "net/data/plane.h"
 #include "net/data/pull.h"
+#include "net/log.h"
 
 typedef struct {
     data_xfer_t x;
@@ -77,7 +78,7 @@ static void on_published(void *arg, store_status_t st, const char *detail,
     pull_job_t *job = arg;
     job->pending--;
     if (st != ST_OK)
-        fprintf(stderr, "update-sessiond: complete of %s after its last pull: %s%s%s\n",
+        log_msg(LV_WARN, "complete of %s after its last pull: %s%s%s",
                 job->x.session_id, local ? local->msg.default_message : store_status_name(st),
                 detail ? " " : "", detail ? detail : "");
     job_release(job);
@@ -91,7 +92,7 @@ static void on_end_recorded(void *arg, store_status_t st, const char *detail) {
         job->pending++;
         data_publish(job->dp, NULL, job->x.session_id, on_published, job);
     } else if (st != ST_OK && st != ST_STATE_CHANGED) {
-        fprintf(stderr, "update-sessiond: pull of %s in %s: recording its end: %s\n",
+        log_msg(LV_WARN, "pull of %s in %s: recording its end: %s",
                 job->file.name, job->x.session_id, store_status_name(st));
     }
     job_release(job);
@@ -167,7 +168,7 @@ static void on_sample(void *arg, int64_t *bytes, int64_t *staged) {
 
 static void on_lost(void *arg, mover_loss_t why, const char *detail) {
     pull_job_t *job = arg;
-    fprintf(stderr, "update-sessiond: pull of %s in %s stopped: %s%s%s\n", job->file.name,
+    log_msg(LV_WARN, "pull of %s in %s stopped: %s%s%s", job->file.name,
             job->x.session_id, why == MOVER_FENCED ? "fenced" : "taken away",
             detail ? " " : "", detail ? detail : "");
     job_stop(job);

@@ -85,13 +85,27 @@ typedef struct {
 
 static void set_phase(upload_t *u, up_phase_t p) { u->phase = p; }
 
+/* An upload holds its file (the list of transfers a session's end stops, and the metric). */
+static void link_upload(upload_t *u) {
+    xfer_link(u->dp, &u->x);
+    u->linked = true;
+    u->dp->stats.uploads_active++;
+}
+
+static void unlink_upload(upload_t *u) {
+    if (!u->linked) return;
+    xfer_unlink(u->dp, &u->x);
+    u->linked = false;
+    u->dp->stats.uploads_active--;
+}
+
 static const char *file_name_of(const upload_t *u) { return u->file.name; }
 
 /* ---- answering and freeing ------------------------------------------------------------- */
 
 static void release(upload_t *u) {
     if (u->req || u->pending > 0) return;
-    if (u->linked) xfer_unlink(u->dp, &u->x);
+    unlink_upload(u);
     mover_stop(u->mover);
     if (u->writer) blob_writer_close(u->writer);
     if (u->rehash_ev) event_free(u->rehash_ev);
@@ -302,7 +316,7 @@ static void park_upload(upload_t *u, const vapi_failure_t *f, bool answer_first)
 /* Stops the upload at once, deleting nothing: someone else decided about the file or the
  * session (the client gets why), or the server stops (the prefix is recorded for a resume). */
 static void stop_upload(upload_t *u, data_stop_t why, const char *detail) {
-    if (u->linked) { xfer_unlink(u->dp, &u->x); u->linked = false; }
+    unlink_upload(u);
     if (u->phase != UP_REHASH && u->phase != UP_BODY) return; /* an end is being recorded */
     vapi_failure_t f;
     int code = stop_failure(u, why, detail, &f);
@@ -565,8 +579,7 @@ static void on_begun(void *arg, store_status_t st, const char *session_id,
     }
     copy_str(u->x.session_id, sizeof(u->x.session_id), session_id);
     copy_str(u->x.name, sizeof(u->x.name), f->name);
-    xfer_link(u->dp, &u->x);
-    u->linked = true;
+    link_upload(u);
     u->durable = u->file.staged;
     if (u->mode == UPLOAD_BEGIN) data_garbage_made(u->dp); /* the blob it replaced, if any */
     mover_callbacks_t mcb = {on_sample, on_lost, u};
@@ -775,6 +788,7 @@ static int upload_data(http_request_t *req, const char *data, size_t len, void *
         fail_upload(u, code, &f);
         return -1;
     }
+    u->dp->stats.upload_bytes += len;
     return 0;
 }
 

@@ -36,7 +36,8 @@ for _, sid in ipairs(due) do
     if failed and machine_next(ARGV[5], 'COMPLETING') == 'ABORTED' then
       local name = string.gsub(string.sub(cjson.encode(failed), 2, -2), '%%', '%%%%')
       local msg = string.gsub(ARGV[7], '\\u0001', name)
-      session_finish(rec, lock, itemkey, ARGV[2] .. 'deadlines', sid, ARGV[6], msg, ARGV[8], now)
+      session_finish(rec, lock, itemkey, ARGV[2] .. 'deadlines', sid, ARGV[6], msg, ARGV[8], now,
+                     nil, false, 'fail')
     elseif moving_until then
       redis.call('ZADD', KEYS[1], moving_until, sid)
     else

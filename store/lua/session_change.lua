@@ -6,8 +6,9 @@
 -- ms; ARGV[9] error_message JSON or ''; ARGV[10] client_progress or ''; ARGV[11] has
 -- warning_behavior 0/1; ARGV[12] warning_behavior JSON; ARGV[13] delete 0/1; ARGV[14] the state
 -- an expiry leads to; ARGV[15] the expiry message JSON; ARGV[16] key prefix; ARGV[17] '1' when
--- an operator may apply this event to another user's session (session_lib's session_access).
--- Answer: {'OK', state before} | {'NOT_FOUND'} | {'STATE_CHANGED', state} |
+-- an operator may apply this event to another user's session (session_lib's session_access);
+-- ARGV[18] the event's name (the events stream's reason).
+-- Answer: {'OK', state before, state after} ({'OK', state before} for delete) | {'NOT_FOUND'} | {'STATE_CHANGED', state} |
 -- {'PROGRESS_LOWER', progress}.
 -- Complete never comes here (store_session_change refuses EV_COMPLETE): the one publish path
 -- is session_complete.lua. Delete also drops the session's file records.
@@ -33,8 +34,9 @@ if ARGV[11] == '1' then
   if ARGV[12] == '' then redis.call('HDEL', KEYS[2], 'wb') else redis.call('HSET', KEYS[2], 'wb', ARGV[12]) end
 end
 if terminal == '1' then
-  session_finish(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, nxt, ARGV[9], ARGV[8], now)
+  session_finish(KEYS[2], KEYS[3], KEYS[4], KEYS[5], sid, nxt, ARGV[9], ARGV[8], now, nil, user,
+                 ARGV[18])
 elseif ARGV[5] == '1' then
   session_touch(KEYS[2], KEYS[3], KEYS[5], sid, ARGV[6], ARGV[7], now)
 end
-return {'OK', cur[1]}
+return {'OK', cur[1], nxt}

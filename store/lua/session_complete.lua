@@ -63,5 +63,6 @@ if pending then
   return {'OK', 'REQUESTED'}
 end
 session_publish(c.files, c.itemfiles, c.item, now, c.prefix, c.item_id)
-session_finish(c.rec, c.lock, c.item, c.deadlines, c.sid, nxt, '', c.retention, now)
+session_finish(c.rec, c.lock, c.item, c.deadlines, c.sid, nxt, '', c.retention, now, nil, user,
+               'complete')
 return {'OK'}

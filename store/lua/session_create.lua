@@ -7,6 +7,9 @@
 -- session is expired first, exactly as the sweeper would. A token whose session record is gone
 -- (retention ended before the token's) names nothing: it is dropped and used as a new token,
 -- rather than answering with the id of a session that no longer exists.
+-- Answer: {'OK', sid} (created; on the events stream as create: '' -> ACTIVE) | {'OK', sid of
+-- the token's session, 'REPLAY'} | {'NOT_FOUND'} | {'WRONG_TYPE'} | {'TOKEN_CONFLICT'} |
+-- {'BUSY', holder or ''}.
 local sid, item_id = ARGV[3], ARGV[9]
 if KEYS[6] then
   local tok = redis.call('HMGET', KEYS[6], 'user', 'item', 'sid')
@@ -15,7 +18,7 @@ if KEYS[6] then
     if not trec or redis.call('EXISTS', trec) == 0 then
       redis.call('DEL', KEYS[6]) -- stale: recorded again below for the new session
     elseif tok[1] == user and tok[2] == item_id then
-      return {'OK', tok[3]}
+      return {'OK', tok[3], 'REPLAY'}
     else
       return {'TOKEN_CONFLICT'}
     end
@@ -46,6 +49,7 @@ redis.call('HSET', KEYS[4], 'item', item_id, 'cv', it[2] or '1', 'state', 'ACTIV
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[4], 'wb', ARGV[7]) end
 redis.call('ZADD', KEYS[5], deadline, sid)
 redis.call('ZADD', ARGV[8] .. 'user:' .. user .. ':sessions', now, sid)
+session_event(ARGV[8], sid, item_id, user, '', 'ACTIVE', 'create')
 if KEYS[6] then
   redis.call('HSET', KEYS[6], 'user', user, 'item', item_id, 'sid', sid)
   redis.call('PEXPIRE', KEYS[6], ARGV[6])

@@ -4,6 +4,17 @@
 -- store/redis.c joins it in front of those scripts. It only defines functions; which
 -- transition is legal was decided in C (core/fsm.c) and arrives as arguments.
 
+-- The operators' stream P events (README "Redis keys"): one entry per session transition,
+-- appended in the same atomic step as the transition and capped near events_max entries (XADD
+-- MAXLEN ~). events_max is --events-max, set by the line store/redis.c puts in front of this
+-- library; 0: no stream. user false is the server itself (sweeps, pulls, its own complete).
+local function session_event(prefix, sid, item, user, from, to, reason)
+  if events_max <= 0 then return end
+  if user == false then user = 'server' end
+  redis.call('XADD', prefix .. 'events', 'MAXLEN', '~', events_max, '*', 'session', sid,
+             'item', item, 'user', user or '', 'from', from or '', 'to', to, 'reason', reason)
+end
+
 -- Redis TIME in ms, for the scripts that run without the prelude (which sets `now` itself).
 local function time_ms()
   local t = redis.call('TIME')
@@ -37,9 +48,12 @@ end
 -- (of the record and of its files), deletes its files' upload-token entries (an upload URI
 -- lives exactly as long as its session is ACTIVE) and puts its staging directory on the
 -- garbage list (a DONE session's files were hard-linked into the item's directory first). It
--- does not publish: that is session_publish's, called by the one complete script.
+-- does not publish: that is session_publish's, called by the one complete script. The
+-- transition goes on the events stream with the acting user and the reason (the event:
+-- complete, cancel, fail, expire, item_delete, library_delete).
 local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, retention_ms, now,
-                              keep_index)
+                              keep_index, user, reason)
+  local from = redis.call('HGET', rec, 'state')
   redis.call('HSET', rec, 'state', state, 'finished', now)
   redis.call('HDEL', rec, 'completion')
   if err and err ~= '' then redis.call('HSET', rec, 'err', err) end
@@ -53,6 +67,7 @@ local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, re
     if f.upload_key then redis.call('DEL', prefix .. 'upload:' .. f.upload_key) end
   end
   garbage(prefix, 'staging/' .. item .. '/' .. uuid)
+  session_event(prefix, sid, item, user, from, state, reason)
   redis.call('ZREM', prefix .. 'completing', sid)
   -- the owner's session list drops the id when retention deletes the record (sweep.lua)
   local owner = redis.call('HGET', rec, 'owner')
@@ -70,7 +85,7 @@ local function session_expire_if_due(rec, lock, itemkey, deadlines, sid, expire_
   local s = redis.call('HMGET', rec, 'state', 'deadline')
   if s[1] == 'ACTIVE' and tonumber(s[2]) < now then
     session_finish(rec, lock, itemkey, deadlines, sid, expire_to, msg, retention_ms, now,
-                   keep_index)
+                   keep_index, false, 'expire')
     return true
   end
   return false
@@ -282,16 +297,19 @@ end
 -- An item goes (item or library delete): the ACTIVE session holding its lock ends in `state`
 -- with `msg` (its uploads and pulls stop at their next heartbeat, its staging goes), and the
 -- item's directory of published blobs goes on the garbage list. Never leaves an ACTIVE session
--- on a deleted item.
-local function item_gone(prefix, item_id, state, msg, retention_ms, now)
+-- on a deleted item. user and reason go on the events stream. True when it ended a session.
+local function item_gone(prefix, item_id, state, msg, retention_ms, now, user, reason)
   local base = prefix .. '{' .. item_id .. '}:'
   local holder = redis.call('GET', base .. 'lock')
+  local ended = false
   if holder then
     local rec = session_keys(prefix, holder)
     if rec and redis.call('HGET', rec, 'state') == 'ACTIVE' then
       session_finish(rec, base .. 'lock', base .. 'item', prefix .. 'deadlines', holder, state, msg,
-                     retention_ms, now)
+                     retention_ms, now, nil, user, reason)
+      ended = true
     end
   end
   garbage(prefix, 'items/' .. item_id)
+  return ended
 end

@@ -11,7 +11,8 @@
 -- aborts it (the session ends in ARGV[14]); when the last pull ended READY the answer says
 -- 'COMPLETE' and the caller runs the complete (session_complete.lua, the one publish path),
 -- holding it for one lease in P completing.
--- Answer: {'OK'} | {'OK', 'COMPLETE'} | {'NOT_FOUND'} | {'STATE_CHANGED', state or status}.
+-- Answer: {'OK'} | {'OK', 'COMPLETE'} | {'OK', 'ABORTED'} (the session ended) | {'NOT_FOUND'} |
+-- {'STATE_CHANGED', state or status}.
 local now = time_ms()
 local c = file_ctx(1, 1, false, true)
 local name = ARGV[9]
@@ -40,8 +41,9 @@ file_touch(c, now)
 if ARGV[13] == '' then return {'OK'} end
 local completion = machine_next(ARGV[13], redis.call('HGET', c.rec, 'completion') or 'OPEN')
 if completion == 'ABORTED' then
-  session_finish(c.rec, c.lock, c.item, c.deadlines, c.sid, ARGV[14], ARGV[15], c.retention, now)
-  return {'OK'}
+  session_finish(c.rec, c.lock, c.item, c.deadlines, c.sid, ARGV[14], ARGV[15], c.retention, now,
+                 nil, false, 'fail')
+  return {'OK', 'ABORTED'}
 end
 if completion ~= 'COMPLETING' then return {'OK'} end
 for _, text in ipairs(redis.call('HVALS', c.files)) do

@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import harness  # noqa: E402
 
-SCAN_LINE = re.compile(rb"update-sessiond: scan files=(\d+) orphans=(\d+) ms=(\d+)")
+SCAN_LINE = re.compile(rb'msg="storage scan done" files=(\d+) orphans=(\d+) ms=(\d+)')
 PER_DIR = 100
 DATA = b"j" * 1024
 

@@ -15,7 +15,7 @@ item's lock naming that session for a blob linked before its complete publishes,
 session whose staging goes, a record that does not decode keeps its item's files), so this does
 not depend on the upload and complete paths; a real published file (PUSH + complete) is checked
 too and skipped with its reason when publishing does not work in this build. Each scan logs
-`update-sessiond: scan files=N orphans=M ms=T`.
+`msg="storage scan done" files=N orphans=M ms=T`.
 
 GraceTest (--orphan-grace-s 3600): an orphan younger than the grace period stays through scans.
 
@@ -39,7 +39,7 @@ from harness import ApiTestCase, Server  # noqa: E402
 GONE_WAIT_S = 3.0   # garbage entries are deleted within this (default --janitor-interval-ms)
 SCAN_WAIT_S = 6.0   # with --scan-interval-s 1 an orphan goes within this
 POLL_S = 0.05
-SCAN_LINE = re.compile(r"update-sessiond: scan files=(\d+) orphans=(\d+) ms=(\d+)")
+SCAN_LINE = re.compile(r'msg="storage scan done" files=(\d+) orphans=(\d+) ms=(\d+)')
 
 
 def uid():
