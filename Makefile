@@ -136,7 +136,7 @@ FUZZ_CFLAGS  := $(filter-out -fsanitize=% -fno-sanitize-recover=% -fno-omit-fram
                 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_NAMES   := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/%)
-FUZZ_CORE    := $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o)
+FUZZ_CORE    := $(CORE_SRC:%.c=$(FUZZ_DIR)/obj/%.o) $(FUZZ_DIR)/obj/net/log.o
 FUZZ_HTTP    := $(FUZZ_DIR)/obj/tests/fuzz/http_driver.o $(FUZZ_DIR)/obj/net/http.o
 
 .PHONY: fuzz fuzz-build

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/login.h"
 #include "net/soap.h"
 
 /* ---------- what soap.o calls outside the pure layer: never reached here ---------- */
@@ -30,8 +31,9 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     abort();
 }
 
-int users_check(const users_t *u, const char *name, const char *password, uint32_t *privs) {
-    (void)u, (void)name, (void)password, (void)privs;
+void login_check(login_checker_t *lc, const char *peer, const char *name, const char *password,
+                 login_cb cb, void *arg) {
+    (void)lc, (void)peer, (void)name, (void)password, (void)cb, (void)arg;
     abort();
 }
 

@@ -88,6 +88,26 @@ static bool has_control(const char *s) {
     return false;
 }
 
+/* True when valid UTF-8 s is made of white-space code points only (U+0020, U+00A0,
+ * U+2000..U+200B, U+202F, U+205F, U+3000, U+FEFF), decoded here independently of core/file.c. */
+static bool ref_blank(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned cp;
+        int n;
+        if (*p < 0x80) { cp = *p; n = 1; }
+        else if ((*p & 0xe0) == 0xc0) { cp = *p & 0x1f; n = 2; }
+        else if ((*p & 0xf0) == 0xe0) { cp = *p & 0x0f; n = 3; }
+        else { cp = *p & 0x07; n = 4; }
+        for (int k = 1; k < n; k++) cp = (cp << 6) | (p[k] & 0x3f);
+        bool space = cp == 0x20 || cp == 0xa0 || (cp >= 0x2000 && cp <= 0x200b) || cp == 0x202f ||
+                     cp == 0x205f || cp == 0x3000 || cp == 0xfeff;
+        if (!space) return false;
+        p += n;
+    }
+    return true;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size > 4096) return 0;
     char *s = malloc(size + 1);
@@ -123,9 +143,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         die("parse_session_id copied the wrong item id", s);
     if (parse_session_id(s, NULL) != sid) die("parse_session_id(s, NULL) disagrees", s);
 
-    /* file names: 1..255 bytes of UTF-8, no controls, no separator, not "." or ".." */
+    /* file names: 1..255 bytes of UTF-8, no controls, no separator, not "." or "..", not
+     * white space only */
     bool fname = len >= 1 && len < FILE_NAME_MAX && utf8 && !has_control(s) && !strpbrk(s, "/\\") &&
-                 strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+                 strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && !ref_blank(s);
     if ((check_file_name("file_spec.name", s, &f) == C_OK) != fname) die("check_file_name disagrees", s);
     if (!fname) check_message(&f, s);
 
