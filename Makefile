@@ -118,3 +118,8 @@ $(BUILD)/tests/test_janitor_path: tests/unit/test_janitor_path.c $(BUILD)/net/da
                                   $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+
+# The command line (net/config.c): the --redis forms, Sentinel included.
+$(BUILD)/tests/test_config: tests/unit/test_config.c $(BUILD)/net/config.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
