@@ -19,10 +19,14 @@
  * +switch-master for our master, which store/sentinel.c follows on one sentinel.
  *
  * --redis-wait-replicas N: a call whose script makes a change acknowledged to a client
- * (FX_ACKED in script_src) is followed on the link, pipelined, by WAIT N T, T bounded by what
- * is left of the call's timeout; the call is answered when WAIT answers. Fewer than N replicas
- * in time answers ST_UNREPLICATED (the change was made on the primary; a failover now may
- * lose it). WAIT blocks the whole link in Redis, so calls sent after it wait too.
+ * (FX_ACKED in script_src) is followed on the link, pipelined, by WAIT N T; the call is answered
+ * when WAIT answers. Fewer than N replicas in time answers ST_UNREPLICATED (the change was made
+ * on the primary; a failover now may lose it). Group commit: WAIT blocks the link in Redis until
+ * it answers (the calls sent after it wait too), and it covers every write made on the link
+ * before it; so at most one WAIT is in flight per link, and the calls sent meanwhile share the
+ * next one, sent behind them when the one in flight answers (or at the end of the turn when
+ * none is), with T bounded by what is left of the shortest of their timeouts. Under load a
+ * batch grows to what arrived during one replica round trip, instead of one WAIT per call.
  *
  * Call states (every call is answered exactly once; call_finish() is the only place that runs a
  * call's reply function, and it asserts the call was not answered before):
@@ -31,8 +35,8 @@
  *   WAITING   queued until the link is READY (bounded by QUEUE_MAX)
  *   SENT      handed to hiredis, unanswered
  *   ABANDONED answered (timeout, store_free, or an EVALSHA answer that needs no WAIT) while
- *             hiredis still holds it (`held` counts its EVALSHA and WAIT callbacks): late
- *             replies or NULL replies are ignored and the call is freed by the last one
+ *             still referenced (`held` counts hiredis's EVALSHA callback and the WAIT batch):
+ *             late replies or NULL replies are ignored and the last reference frees it
  *   DONE      answered and about to be freed
  * A SENT call that times out means Redis is frozen or hopelessly slow: the link is torn down
  * from the timer (redisAsyncFree), hiredis hands every other pending call a NULL reply (they
@@ -154,8 +158,7 @@ struct call {
     store_status_t local;
     bool retried;    /* NOSCRIPT already recovered once */
     bool waits;      /* a WAIT follows the EVALSHA (FX_ACKED, wait_replicas > 0) */
-    bool wait_unsent; /* hiredis refused that WAIT: an OK answer cannot be confirmed */
-    int held;        /* hiredis callbacks still holding this call (its EVALSHA, its WAIT) */
+    int held;        /* references still held: hiredis's EVALSHA callback, a WAIT batch */
     redisReply *saved; /* the script's OK answer, kept until its WAIT answers */
     int64_t deadline_ms; /* monotonic: when the call's timer fires */
     script_id_t script;
@@ -188,6 +191,9 @@ struct store {
     bool role_warned;     /* logged once: the role could not be checked */
     struct event *readonly_ev; /* drops a link that met READONLY, from the loop */
     unsigned readonly_gen;     /* the link it drops */
+    struct wait_batch *batch;  /* calls sent, whose WAIT is not sent yet */
+    struct wait_batch *waiting_for; /* the batch whose WAIT is in flight, or NULL */
+    struct event *wait_ev;     /* sends st->batch's WAIT (at the end of a turn) */
     int64_t unreplicated;      /* ST_UNREPLICATED answers not logged yet */
     int64_t unreplicated_logged_ms; /* when the last such line was logged */
     struct event *connect_timer;   /* bounds CONNECTING + LOADING */
@@ -400,7 +406,6 @@ static void reply_free(redisReply *r) {
 
 static void on_call_timer(evutil_socket_t fd, short what, void *arg);
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
-static void on_wait(redisAsyncContext *ac, void *reply, void *privdata);
 
 static size_t align_up(size_t n) {
     size_t a = alignof(max_align_t);
@@ -463,29 +468,57 @@ static call_t *call_new(store_t *st, const store_cmd_t *cmd, script_id_t script,
     return c;
 }
 
-/* The WAIT timeout of a call sent now: what is left of its timeout, less a margin (a fifth of
- * the call timeout, 10..500 ms) so that WAIT answers before the call's timer would take Redis
- * for frozen. Never 0 (WAIT 0 would block for ever). */
-static int64_t wait_timeout_ms(const store_t *st, const call_t *c) {
-    int64_t margin = st->cfg.call_timeout_ms / 5;
-    margin = margin < 10 ? 10 : margin > 500 ? 500 : margin;
-    int64_t ms = c->deadline_ms - mono_ms() - margin;
-    return ms < 1 ? 1 : ms;
+/* Calls sent on one link, answered by one WAIT (group commit). Each call in it holds a
+ * reference (held) until the WAIT answers. */
+typedef struct wait_batch {
+    store_t *st;           /* NULL once the store is gone (a WAIT still held by hiredis) */
+    redisAsyncContext *ac; /* the link its calls went out on: the WAIT must follow them there */
+    int n, cap;
+    call_t **calls;
+    int64_t deadline_ms;   /* the earliest of the calls' deadlines */
+} wait_batch_t;
+
+/* A WAIT is in flight on the current link. */
+static bool wait_in_flight(const store_t *st) {
+    return st->waiting_for && st->waiting_for->ac == st->ac;
 }
 
-/* Hands the EVALSHA (and its WAIT, pipelined right behind it) to hiredis. */
+/* Adds c to the open batch (made by the first call; its WAIT goes at the end of this turn, or
+ * when the WAIT in flight answers). */
+static void batch_add(store_t *st, call_t *c) {
+    wait_batch_t *b = st->batch;
+    if (!b) {
+        b = xmalloc(sizeof(*b));
+        memset(b, 0, sizeof(*b));
+        b->st = st;
+        b->ac = st->ac;
+        b->deadline_ms = INT64_MAX;
+        st->batch = b;
+    }
+    /* A dropped link's batch ends in the same turn (its WAIT's NULL reply, or wait_ev), before
+     * a new link can be READY. */
+    assert(b->ac == st->ac);
+    if (!wait_in_flight(st)) event_active(st->wait_ev, EV_TIMEOUT, 1);
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 16;
+        call_t **calls = realloc(b->calls, (size_t)b->cap * sizeof(*calls));
+        if (!calls) {
+            store_log("out of memory");
+            abort();
+        }
+        b->calls = calls;
+    }
+    b->calls[b->n++] = c;
+    c->held++;
+    if (c->deadline_ms < b->deadline_ms) b->deadline_ms = c->deadline_ms;
+}
+
+/* Hands the EVALSHA to hiredis (an FX_ACKED call joins this turn's WAIT batch). */
 static int call_send(store_t *st, call_t *c) {
     if (redisAsyncCommandArgv(st->ac, on_reply, c, c->argc, c->argv, c->argvlen) != REDIS_OK)
         return C_ERR;
     c->held++;
-    if (!c->waits) return C_OK;
-    char n[16], ms[24];
-    snprintf(n, sizeof(n), "%d", st->cfg.wait_replicas);
-    snprintf(ms, sizeof(ms), "%lld", (long long)wait_timeout_ms(st, c));
-    const char *argv[3] = {"WAIT", n, ms};
-    size_t len[3] = {4, strlen(n), strlen(ms)};
-    if (redisAsyncCommandArgv(st->ac, on_wait, c, 3, argv, len) == REDIS_OK) c->held++;
-    else c->wait_unsent = true; /* the EVALSHA is out: its answer decides, as unconfirmed */
+    if (c->waits) batch_add(st, c);
     return C_OK;
 }
 
@@ -884,9 +917,9 @@ static void on_readonly_ev(evutil_socket_t fd, short what, void *arg) {
     leave(st);
 }
 
-/* An ST_UNREPLICATED answer: logged at most once a second, with how many there were. */
-static void note_unreplicated(store_t *st, const redisReply *r) {
-    st->unreplicated++;
+/* n ST_UNREPLICATED answers: logged at most once a second, with how many there were. */
+static void note_unreplicated(store_t *st, const redisReply *r, int64_t n) {
+    st->unreplicated += n;
     int64_t now = mono_ms();
     if (now - st->unreplicated_logged_ms < 1000) return;
     char got[64];
@@ -913,36 +946,86 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata) {
         call_finish(c, ST_UNAVAILABLE, NULL);
     } else if (r->type == REDIS_REPLY_ERROR && error_is(r, "NOSCRIPT") &&
                retry_noscript(st, ac, c)) {
-        /* still SENT: the retried EVALSHA's reply comes to on_reply again (and the WAIT sent
-         * behind the failed one finds nothing saved: on_wait ignores it) */
+        /* still SENT: the retried EVALSHA's reply comes to on_reply again (it joined a new
+         * WAIT batch; the batch of the failed one finds nothing saved and passes it by) */
     } else {
         store_status_t s = reply_status(c, r);
         if (r->type == REDIS_REPLY_ERROR && error_is(r, "READONLY")) link_readonly(st, ac);
-        if (s == ST_OK && c->waits && !c->wait_unsent)
+        if (s == ST_OK && c->waits)
             c->saved = reply_dup(r); /* answered when its WAIT answers */
         else
-            call_finish(c, s == ST_OK && c->waits ? ST_UNREPLICATED : s, r);
+            call_finish(c, s, r); /* no change to wait for (its batch passes it by) */
     }
     leave(st);
 }
 
-/* The answer to the WAIT behind a call's EVALSHA: the number of replicas that acknowledged
- * every write made on this link so far. */
-static void on_wait(redisAsyncContext *ac, void *reply, void *privdata) {
-    call_t *c = privdata;
-    redisReply *r = reply;
-    if (call_unhold(c)) return; /* answered already (no change made, an error, a timeout) */
-    assert(c->state == CALL_SENT);
-    if (!c->saved) return; /* the WAIT behind an EVALSHA that met NOSCRIPT: its retry has one */
-    store_t *st = c->st;
-    enter(st);
-    if (!r && ac == st->ac) st->link = LINK_DOWN;
-    if (r && r->type == REDIS_REPLY_INTEGER && r->integer >= st->cfg.wait_replicas) {
-        call_finish(c, ST_OK, c->saved);
-    } else {
-        note_unreplicated(st, r);
-        call_finish(c, ST_UNREPLICATED, NULL);
+/* The end of a WAIT batch: r is WAIT's answer (the number of replicas that acknowledged every
+ * write made on the link before it), or NULL when it was not sent or the link went away. Each
+ * call still waiting gets ST_OK with its saved answer, or ST_UNREPLICATED. A call answered
+ * already (no change, an error, a timeout) is only released; one with nothing saved is in a
+ * NOSCRIPT retry, whose new batch answers it. st is touched only if a call still waits: the
+ * store may be gone when hiredis hands a freed link's WAIT back. */
+static void batch_end(wait_batch_t *b, redisAsyncContext *ac, const redisReply *r) {
+    store_t *st = NULL;
+    for (int i = 0; i < b->n && !st; i++)
+        if (b->calls[i]->state != CALL_ABANDONED) st = b->calls[i]->st;
+    if (st) enter(st);
+    if (st && !r && ac && ac == st->ac) st->link = LINK_DOWN; /* the link is being freed */
+    bool ok = st && r && r->type == REDIS_REPLY_INTEGER && r->integer >= st->cfg.wait_replicas;
+    int64_t unconfirmed = 0;
+    for (int i = 0; i < b->n; i++) {
+        call_t *c = b->calls[i];
+        if (call_unhold(c) || !c->saved) continue;
+        if (!ok) unconfirmed++;
+        call_finish(c, ok ? ST_OK : ST_UNREPLICATED, ok ? c->saved : NULL);
     }
+    if (unconfirmed) note_unreplicated(st, r, unconfirmed);
+    free(b->calls);
+    free(b);
+    if (st) leave(st);
+}
+
+/* A batch's WAIT answered (or hiredis hands it back with NULL): the batch ends, and the open
+ * batch, if any, gets its WAIT now that none is in flight. */
+static void on_wait(redisAsyncContext *ac, void *reply, void *privdata) {
+    wait_batch_t *b = privdata;
+    store_t *st = b->st;
+    if (st) {
+        enter(st);
+        if (st->waiting_for == b) st->waiting_for = NULL;
+    }
+    batch_end(b, ac, reply);
+    if (st) {
+        if (st->batch && !st->closing) event_active(st->wait_ev, EV_TIMEOUT, 1);
+        leave(st);
+    }
+}
+
+/* Sends the open batch's WAIT behind its calls, on their link, unless one is in flight (its
+ * answer sends this one), with what is left of the shortest of their timeouts less a margin (a
+ * fifth of the call timeout, 10..500 ms), so that it answers before a call's timer would take
+ * Redis for frozen; never 0 (WAIT 0 would block for ever). */
+static void on_wait_ev(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    store_t *st = arg;
+    wait_batch_t *b = st->batch;
+    if (!b || wait_in_flight(st)) return;
+    st->batch = NULL;
+    int64_t margin = st->cfg.call_timeout_ms / 5;
+    margin = margin < 10 ? 10 : margin > 500 ? 500 : margin;
+    int64_t ms = b->deadline_ms - mono_ms() - margin;
+    char n[16], t[24];
+    snprintf(n, sizeof(n), "%d", st->cfg.wait_replicas);
+    snprintf(t, sizeof(t), "%lld", (long long)(ms < 1 ? 1 : ms));
+    const char *argv[3] = {"WAIT", n, t};
+    size_t len[3] = {4, strlen(n), strlen(t)};
+    if (b->ac && b->ac == st->ac &&
+        redisAsyncCommandArgv(st->ac, on_wait, b, 3, argv, len) == REDIS_OK) {
+        st->waiting_for = b;
+        return;
+    }
+    enter(st);
+    batch_end(b, NULL, NULL); /* their link is gone: nothing can confirm them */
     leave(st);
 }
 
@@ -963,7 +1046,7 @@ static void on_call_timer(evutil_socket_t fd, short what, void *arg) {
          * every other call in flight is answered too, instead of each waiting its own timer.
          * A change made but not confirmed by its WAIT is answered as such. */
         st->link = LINK_DOWN;
-        if (c->saved) note_unreplicated(st, NULL);
+        if (c->saved) note_unreplicated(st, NULL, 1);
         call_finish(c, c->saved ? ST_UNREPLICATED : ST_UNAVAILABLE, NULL);
         if (st->ac) link_drop(st, "call timed out");
         break;
@@ -1027,6 +1110,7 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     st->connect_timer = evtimer_new(base, on_connect_timer, st);
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
     st->readonly_ev = evtimer_new(base, on_readonly_ev, st);
+    st->wait_ev = evtimer_new(base, on_wait_ev, st);
     if (sentinel) {
         st->sen = sentinel_new(base, c, on_resolved, on_switch, st);
         if (!st->sen) {
@@ -1065,6 +1149,7 @@ static void destroy(store_t *st) {
     event_del(st->connect_timer);
     event_del(st->reconnect_timer);
     event_del(st->readonly_ev);
+    event_del(st->wait_ev);
     for (;;) {
         call_t *c = TAILQ_FIRST(&st->local);
         if (!c) c = TAILQ_FIRST(&st->waiting);
@@ -1073,6 +1158,10 @@ static void destroy(store_t *st) {
         /* those hiredis holds are freed by it */
         call_finish(c, c->saved ? ST_UNREPLICATED : ST_UNAVAILABLE, NULL);
     }
+    if (st->batch) batch_end(st->batch, NULL, NULL); /* releases its (answered) calls */
+    st->batch = NULL;
+    if (st->waiting_for) st->waiting_for->st = NULL; /* its WAIT comes back without a store */
+    st->waiting_for = NULL;
     redisAsyncContext *ac = st->ac;
     st->ac = NULL;
     if (ac) {
@@ -1082,6 +1171,7 @@ static void destroy(store_t *st) {
     event_free(st->connect_timer);
     event_free(st->reconnect_timer);
     event_free(st->readonly_ev);
+    event_free(st->wait_ev);
     sweeper_free(st->sweeper); /* after its call, if any, was answered above */
     for (int i = 0; i < SCRIPT_COUNT; i++) free(st->text[i]);
     free(st->prefix);

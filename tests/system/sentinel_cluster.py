@@ -1,5 +1,7 @@
 """tests/system/sentinel_cluster.py: a Redis primary, its replicas and three Sentinels on free
-loopback ports, for tests/system/test_sentinel.py and tests/bench/wait.py (Python 3 stdlib).
+loopback ports, and CreateLoop (a thread creating items and update sessions on one instance,
+recording every answer), for tests/system/test_sentinel.py and tests/bench/wait.py (Python 3
+stdlib).
 
 Debian's redis-server doubles as the sentinel (`redis-server FILE --sentinel`). Start order
 matters: the replicas are linked to the primary before the sentinels start, so the sentinels'
@@ -15,11 +17,13 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 
-from harness import RedisError, RedisServer, _tail, free_port, redis_command
+from harness import RedisError, RedisServer, _tail, free_port, redis_command, uniq
 
 MASTER = "usdmaster"
+ITEM_PATH = "/api/content/library/item"
 
 
 def _info(port, section="replication"):
@@ -205,3 +209,62 @@ class SentinelCluster:
             r.kill9()
             r.destroy()
         self.sentinels, self.redis = [], []
+
+
+class CreateLoop:
+    """Creates an item then an update session on it, again and again, on one instance, in a
+    thread; records (t_start, t_end, what, status, id) per request."""
+
+    def __init__(self, server, client, library):
+        self.server = server
+        self.client = client
+        self.library = library
+        self.records = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            t0 = time.monotonic()
+            try:
+                r = self.client.post(ITEM_PATH, {"library_id": self.library, "name": uniq("fo"),
+                                                 "type": ""})
+                status, body = r.status, r.json
+            except OSError as e:
+                status, body = "error: %s" % e, None
+            t1 = time.monotonic()
+            self.records.append((t0, t1, "item", status, body if status == 201 else None))
+            if status != 201:
+                time.sleep(0.02)
+                continue
+            t0 = time.monotonic()
+            try:
+                r = self.client.create_session(body)
+                status, sid = r.status, r.json
+            except OSError as e:
+                status, sid = "error: %s" % e, None
+            self.records.append((t0, time.monotonic(), "session", status,
+                                 sid if status == 201 else None))
+
+    def created(self, what):
+        return [rec[4] for rec in self.records if rec[2] == what and rec[3] == 201]
+
+    def first_201_after(self, t):
+        """End time of the first 201 to a request sent after t, or None."""
+        ends = [rec[1] for rec in self.records if rec[3] == 201 and rec[0] >= t]
+        return min(ends) if ends else None
+
+    def statuses(self):
+        out = {}
+        for rec in self.records:
+            out[rec[3]] = out.get(rec[3], 0) + 1
+        return out
+
+    def timeline(self, t_ref, step=0.5):
+        """Answers per `step` seconds around t_ref (for failure messages)."""
+        buckets = {}
+        for rec in self.records:
+            b = buckets.setdefault(int((rec[1] - t_ref) // step), {})
+            b[rec[3]] = b.get(rec[3], 0) + 1
+        return " ".join("%+.1f:%s" % (k * step, ",".join("%sx%d" % kv for kv in v.items()))
+                        for k, v in sorted(buckets.items()))

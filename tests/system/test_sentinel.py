@@ -23,76 +23,15 @@ replica of its own (the chained one), so WAIT 1 is met again at once after the f
 
 import os
 import re
-import threading
 import time
 
 from harness import (ApiTestCase, RedisServer, Server, UPDATE_SESSION_PATH, USERS, basic_auth,
                      uniq)
-from sentinel_cluster import SentinelCluster
+from sentinel_cluster import ITEM_PATH, CreateLoop, SentinelCluster
 
 REDIS_TIMEOUT_MS = 1000
 VERBOSE = bool(os.environ.get("USD_SENTINEL_VERBOSE"))
 SERVE_AGAIN_S = 10.0
-ITEM_PATH = "/api/content/library/item"
-
-
-class CreateLoop:
-    """Creates an item then an update session on it, again and again, on one instance, in a
-    thread; records (t_start, t_end, what, status, id) per request."""
-
-    def __init__(self, server, client, library):
-        self.server = server
-        self.client = client
-        self.library = library
-        self.records = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-
-    def run(self):
-        while not self.stop.is_set():
-            t0 = time.monotonic()
-            try:
-                r = self.client.post(ITEM_PATH, {"library_id": self.library, "name": uniq("fo"),
-                                                 "type": ""})
-                status, body = r.status, r.json
-            except OSError as e:
-                status, body = "error: %s" % e, None
-            t1 = time.monotonic()
-            self.records.append((t0, t1, "item", status, body if status == 201 else None))
-            if status != 201:
-                time.sleep(0.02)
-                continue
-            t0 = time.monotonic()
-            try:
-                r = self.client.create_session(body)
-                status, sid = r.status, r.json
-            except OSError as e:
-                status, sid = "error: %s" % e, None
-            self.records.append((t0, time.monotonic(), "session", status,
-                                 sid if status == 201 else None))
-
-    def created(self, what):
-        return [rec[4] for rec in self.records if rec[2] == what and rec[3] == 201]
-
-    def first_201_after(self, t):
-        """End time of the first 201 to a request sent after t, or None."""
-        ends = [rec[1] for rec in self.records if rec[3] == 201 and rec[0] >= t]
-        return min(ends) if ends else None
-
-    def statuses(self):
-        out = {}
-        for rec in self.records:
-            out[rec[3]] = out.get(rec[3], 0) + 1
-        return out
-
-    def timeline(self, t_ref, step=0.5):
-        """Answers per `step` seconds around t_ref (for failure messages)."""
-        buckets = {}
-        for rec in self.records:
-            b = buckets.setdefault(int((rec[1] - t_ref) // step), {})
-            b[rec[3]] = b.get(rec[3], 0) + 1
-        return " ".join("%+.1f:%s" % (k * step, ",".join("%sx%d" % kv for kv in v.items()))
-                        for k, v in sorted(buckets.items()))
 
 
 class SentinelTestCase(ApiTestCase):
@@ -116,15 +55,6 @@ class SentinelTestCase(ApiTestCase):
     def whole_log(server):
         with open(server.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
-
-    def wait_served(self, client, deadline, what):
-        last = None
-        while time.monotonic() < deadline:
-            last = client.get(UPDATE_SESSION_PATH)
-            if last.status == 200:
-                return
-            time.sleep(0.1)
-        self.fail("%s: not served; last answer %d %r" % (what, last.status, last.raw[:300]))
 
     def run_loops(self, servers, fault, wait_replicas, what="kill"):
         """Runs a CreateLoop per server, applies fault() after ~1 s (it returns when the
