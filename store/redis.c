@@ -74,6 +74,9 @@
 #define QUEUE_MAX 10000
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
+/* With Sentinel a retry is one question to a sentinel: cheap, and the +switch-master of the one
+ * sentinel we follow can come up to 2 s (its hello period) after the failover ended. */
+#define SENTINEL_BACKOFF_MAX_MS 500
 #define PREFIX_MAX 64
 
 /* Generated from store/lua/NAME.lua by scripts/embed-lua.sh. */
@@ -571,7 +574,8 @@ static void schedule_reconnect(store_t *st) {
     int ms = half + (int)(st->rng % (uint32_t)(half + 1));
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(st->reconnect_timer, &tv);
-    st->backoff_ms = st->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : st->backoff_ms * 2;
+    int max = st->sen ? SENTINEL_BACKOFF_MAX_MS : BACKOFF_MAX_MS;
+    st->backoff_ms = st->backoff_ms * 2 > max ? max : st->backoff_ms * 2;
 }
 
 static void note_down(store_t *st, const char *why) {

@@ -17,9 +17,9 @@ leaves the instances without service (Python 3 stdlib + wrk; run after `make all
    kill -> the first 201 to a request sent after the kill, per instance. Creates answered 201
    and missing afterwards are counted (lost).
 
-Prints a table (also written to --summary, default build/bench/last/wait.txt) and a
-WAITRESULT key=value line. Exit status 1 when the setup fails or an instance died, not for
-the figures. Environment: BENCH_SERVER (default build/update-sessiond)."""
+Prints a table (also written to --summary, default $BENCH_OUT/wait.txt) and a WAITRESULT
+key=value line. Exit status 1 when the setup fails or an instance died, not for the figures.
+Environment: BENCH_SERVER (default build/update-sessiond), BENCH_OUT (build/bench/last)."""
 
 import argparse
 import os
@@ -182,13 +182,16 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--summary", default=os.path.join(ROOT, "build/bench/last/wait.txt"))
+    ap.add_argument("--summary", default=os.path.join(
+        ROOT, os.environ.get("BENCH_OUT", "build/bench/last"), "wait.txt"))
     a = ap.parse_args()
     if not os.access(os.environ["USD_BIN"] if os.path.isabs(os.environ["USD_BIN"])
                      else os.path.join(ROOT, os.environ["USD_BIN"]), os.X_OK):
         raise Fail("%s is missing: run make all" % os.environ["USD_BIN"])
     os.makedirs(os.path.dirname(a.summary), exist_ok=True)
     load_before = open("/proc/loadavg").read().split()[:3]
+    if a.rounds < 1 or a.runs < 1:
+        raise Fail("--rounds and --runs must be >= 1")
     with tempfile.TemporaryDirectory(prefix="usd-bench-wait-") as tmp:
         cost, errors = measure_wait_cost(a.seconds, a.rounds, tmp)
     fo = measure_failover(a.runs)
@@ -197,9 +200,11 @@ def main():
     med = {k: {m: statistics.median(v[m]) for m in v} for k, v in cost.items()}
     ratio = med["B"]["create"] / med["A"]["create"] if med["A"]["create"] else 0.0
     gratio = med["B"]["get"] / med["A"]["get"] if med["A"]["get"] else 0.0
+    per_round = [b / a_ if a_ else 0.0 for a_, b in zip(cost["A"]["create"], cost["B"]["create"])]
     t.row("create req/s, plain (median of %d)" % a.rounds, "%.0f" % med["A"]["create"])
     t.row("create req/s, --redis-wait-replicas 1", "%.0f" % med["B"]["create"])
-    t.row("create ratio WAIT / plain (same run)", "%.3f" % ratio)
+    t.row("create ratio WAIT / plain (same run)", "%.3f (per round: %s)" % (
+        ratio, " ".join("%.2f" % x for x in per_round)))
     t.row("get ratio WAIT / plain (reads do not WAIT)", "%.3f" % gratio)
     for idx, name in ((0, "plain"), (1, "WAIT 1")):
         ts = [r[0][idx] for r in fo]
