@@ -159,3 +159,11 @@ $(FUZZ_DIR)/fuzz_validate: $(FUZZ_DIR)/obj/net/users.o
 $(BUILD)/tests/test_log: tests/unit/test_log.c $(BUILD)/net/log.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+# The command line (net/config.c): the --redis forms, Sentinel included.
+$(BUILD)/tests/test_config: tests/unit/test_config.c $(BUILD)/net/config.o $(BUILD)/net/log.o $(BUILD)/net/users.o $(BUILD)/net/secret.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
+# The +switch-master parser of store/sentinel.c (the test stubs store_log).
+$(BUILD)/tests/test_sentinel: tests/unit/test_sentinel.c $(BUILD)/store/sentinel.o $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

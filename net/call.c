@@ -122,6 +122,16 @@ void call_fail_store(call_t *c, store_status_t st, const char *detail) {
                   "The service is temporarily unavailable: its data store did not answer in time. "
                   "Retry the operation {0}.", c->op->name, NULL);
         break;
+    case ST_UNREPLICATED: { /* --redis-wait-replicas: made on the primary, not confirmed */
+        char n[16];
+        snprintf(n, sizeof(n), "%d", c->app->cfg.redis_wait_replicas);
+        vapi_fail(&f, VAPI_SERVICE_UNAVAILABLE, "change_not_replicated",
+                  "The operation {0} may have been applied, but it is not yet on {1} Redis "
+                  "replica(s), so a failover could lose it. Read the result back before "
+                  "retrying (a create retried with the same client_token is safe).",
+                  c->op->name, n, NULL);
+        break;
+    }
     case ST_UNAUTHENTICATED:
         vapi_fail(&f, VAPI_UNAUTHENTICATED, "vapi.method.authentication.required",
                   "This method requires authentication.", NULL);

@@ -4,6 +4,7 @@
  * one wins). */
 #include "net/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -42,7 +43,7 @@ typedef struct {
 
 static const option_t options[] = {
     {"listen", OPT_ADDR, "HOST:PORT", "127.0.0.1:8080", "address to serve HTTP on", F(listen_host), 0, 0},
-    {"redis", OPT_REDIS, "HOST:PORT|unix:PATH", "127.0.0.1:6379", "Redis server", F(redis_host), 0, 0},
+    {"redis", OPT_REDIS, "HOST:PORT|unix:PATH|sentinel://HOST:PORT,.../MASTER", "127.0.0.1:6379", "Redis server (a primary), or the sentinels to ask for the primary of MASTER", F(redis_host), 0, 0},
     {"storage-dir", OPT_PATH, "DIR", "var/storage", "where item files and uploads are stored", F(storage_dir), 0, 0},
     {"users-file", OPT_PATH, "FILE", "var/users", "users: one 'name:crypt-hash:privileges' per line", F(users_file), 0, 0},
     {"secret-file", OPT_PATH, "FILE", "", "the upload-token secret shared by every instance (created if missing)", F(secret_file), 0, 0},
@@ -80,6 +81,7 @@ static const option_t options[] = {
     {"log-level", OPT_LEVEL, "LEVEL", "info", "lowest level logged on stderr: debug, info, warn or error", F(log_level), 0, 0},
     {"access-log", OPT_PATH, "FILE", "", "one line per request appended to FILE ('-': stderr); reopened on SIGHUP", F(access_log), 0, 0},
     {"config", OPT_CONFIG, "FILE", "", "read options from FILE first: one 'option value' per line, '#' comments; the command line wins", F(config_file), 0, 0},
+    {"redis-wait-replicas", OPT_INT, "N", "0", "after every acknowledged change, wait for N Redis replicas (WAIT, within the Redis timeout); fewer: 503", F(redis_wait_replicas), 0, 100},
 };
 
 /* What --help says for an empty default. */
@@ -122,6 +124,44 @@ static int parse_addr(const char *v, char *host, size_t hsize, int *port) {
     return C_OK;
 }
 
+/* sentinel://HOST:PORT[,HOST:PORT...]/MASTER: at most STORE_SENTINELS_MAX addresses; MASTER
+ * is a Sentinel master name (letters, digits, . _ -). Prints the reason on error. */
+static int parse_sentinel(config_t *cfg, const char *value) {
+    const char *v = value + strlen("sentinel://");
+    const char *slash = strrchr(v, '/');
+    const char *why = NULL;
+    if (!slash || !slash[1]) why = "no /MASTER name at the end";
+    else if (strlen(slash + 1) >= sizeof(cfg->redis_master)) why = "MASTER name too long";
+    for (const char *p = slash ? slash + 1 : ""; !why && *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+            why = "MASTER name may hold only letters, digits, '.', '_' and '-'";
+    int n = 0;
+    for (const char *p = v; !why;) { /* the elements of the list before the '/' */
+        const char *end = memchr(p, ',', (size_t)(slash - p));
+        if (!end) end = slash;
+        char one[300];
+        if (n == STORE_SENTINELS_MAX) why = "more than 16 sentinels";
+        else if ((size_t)(end - p) >= sizeof(one)) why = "a sentinel address is too long";
+        if (why) break;
+        memcpy(one, p, (size_t)(end - p));
+        one[end - p] = '\0';
+        if (parse_addr(one, cfg->redis_sentinel_host[n], sizeof(cfg->redis_sentinel_host[n]),
+                       &cfg->redis_sentinel_port[n]) != C_OK ||
+            !cfg->redis_sentinel_host[n][0] || cfg->redis_sentinel_port[n] == 0)
+            why = "each sentinel must be HOST:PORT";
+        n++;
+        if (end == slash) break;
+        p = end + 1;
+    }
+    if (why) {
+        fprintf(stderr, "update-sessiond: --redis %s: %s\n", value, why);
+        return C_ERR;
+    }
+    cfg->redis_sentinels = n;
+    copy_str(cfg->redis_master, sizeof(cfg->redis_master), slash + 1);
+    return C_OK;
+}
+
 /* Applies one option value; logs the reason on error (where: "" or "FILE:LINE: "). */
 static int apply(config_t *cfg, const option_t *o, const char *v, const char *where) {
     char *base = (char *)cfg;
@@ -144,7 +184,11 @@ static int apply(config_t *cfg, const option_t *o, const char *v, const char *wh
     }
     case OPT_REDIS:
         cfg->redis_unix[0] = '\0';
-        if (strncmp(v, "unix:", 5) == 0) {
+        cfg->redis_sentinels = 0;
+        cfg->redis_master[0] = '\0';
+        if (strncmp(v, "sentinel://", 11) == 0) {
+            if (parse_sentinel(cfg, v) == C_OK) return C_OK;
+        } else if (strncmp(v, "unix:", 5) == 0) {
             if (v[5] && copy_str(cfg->redis_unix, sizeof(cfg->redis_unix), v + 5) == C_OK) return C_OK;
         } else if (parse_addr(v, cfg->redis_host, sizeof(cfg->redis_host), &cfg->redis_port) == C_OK) {
             return C_OK;
@@ -290,6 +334,13 @@ void config_store(const config_t *cfg, store_config_t *out) {
     out->redis_host = cfg->redis_host;
     out->redis_port = cfg->redis_port;
     out->redis_unix = cfg->redis_unix[0] ? cfg->redis_unix : NULL;
+    out->sentinels = cfg->redis_sentinels;
+    for (int i = 0; i < cfg->redis_sentinels; i++) {
+        out->sentinel_host[i] = cfg->redis_sentinel_host[i];
+        out->sentinel_port[i] = cfg->redis_sentinel_port[i];
+    }
+    out->master_name = cfg->redis_sentinels ? cfg->redis_master : NULL;
+    out->wait_replicas = cfg->redis_wait_replicas;
     out->prefix = cfg->key_prefix;
     out->call_timeout_ms = cfg->redis_timeout_ms;
     out->connect_timeout_ms = cfg->redis_timeout_ms;

@@ -14,6 +14,12 @@ typedef struct {
     char redis_host[256];
     int redis_port;
     char redis_unix[PATH_MAX];
+    /* --redis sentinel://HOST:PORT[,HOST:PORT...]/MASTER (redis_sentinels = 0 otherwise) */
+    int redis_sentinels;
+    char redis_sentinel_host[STORE_SENTINELS_MAX][256];
+    int redis_sentinel_port[STORE_SENTINELS_MAX];
+    char redis_master[128];
+    int redis_wait_replicas;
     char storage_dir[PATH_MAX];
     char users_file[PATH_MAX];
     char secret_file[PATH_MAX];

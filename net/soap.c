@@ -1211,7 +1211,8 @@ static void fault_store(soap_call_t *c, store_status_t st) {
     } else {
         soap_fault_set(&f, "SystemError", "<reason>session store unavailable</reason>",
                        "A general system error occurred: the session store is %s.",
-                       st == ST_UNAVAILABLE ? "unavailable" : "failing");
+                       st == ST_UNAVAILABLE || st == ST_UNREPLICATED ? "unavailable"
+                                                                     : "failing");
     }
     send_fault(c->req, &f);
     call_done(c);

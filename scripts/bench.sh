@@ -201,3 +201,4 @@ cat "$OUT/summary.txt"
 echo "wrk outputs: $OUT/"
 sh scripts/bench-expiry.sh
 sh scripts/bench-upload.sh
+python3 tests/bench/wait.py

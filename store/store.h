@@ -23,6 +23,8 @@ struct event_base;
 typedef enum {
     ST_OK,
     ST_UNAVAILABLE,      /* no link, link lost, or call timed out */
+    ST_UNREPLICATED,     /* --redis-wait-replicas: the change was made on the primary, but fewer
+                          * replicas than asked acknowledged it in time (a failover may lose it) */
     ST_UNAUTHENTICATED,  /* no such login token (or it idled out) */
     ST_UNAUTHORIZED,     /* login lacks a required privilege */
     ST_NOT_FOUND,        /* the resource (or, for item create, its library) does not exist */
@@ -42,10 +44,21 @@ typedef enum {
 } store_status_t;
 const char *store_status_name(store_status_t s);
 
+#define STORE_SENTINELS_MAX 16
+
 typedef struct {
-    const char *redis_host; /* used when redis_unix is NULL */
+    const char *redis_host; /* used when redis_unix is NULL and there are no sentinels */
     int redis_port;
     const char *redis_unix;
+    /* Redis Sentinel: when sentinels > 0, the primary of master_name is asked of these (in
+     * turn) at every (re)connect, and followed on +switch-master. */
+    int sentinels;
+    const char *sentinel_host[STORE_SENTINELS_MAX];
+    int sentinel_port[STORE_SENTINELS_MAX];
+    const char *master_name;
+    /* After every change acknowledged to a client, WAIT for this many replicas (0: never);
+     * fewer in time -> ST_UNREPLICATED. */
+    int wait_replicas;
     const char *prefix;       /* key prefix, default "usd:" */
     int call_timeout_ms;      /* per call (default 2000) */
     int connect_timeout_ms;   /* TCP connect + script load (default = call_timeout_ms) */

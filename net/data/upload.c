@@ -157,6 +157,12 @@ static int status_of(store_status_t st, vapi_failure_t *f, const char *name) {
         vapi_fail(f, VAPI_SERVICE_UNAVAILABLE, "service_unavailable",
                   "The service is temporarily unavailable. Retry the upload.", NULL);
         return 503;
+    case ST_UNREPLICATED:
+        vapi_fail(f, VAPI_SERVICE_UNAVAILABLE, "change_not_replicated",
+                  "The upload of file {0} may have been recorded, but not yet on the Redis "
+                  "replicas asked for, so a failover could lose it; HEAD tells what was kept.",
+                  name, NULL);
+        return 503;
     default:
         vapi_fail(f, VAPI_INTERNAL_SERVER_ERROR, "internal_error",
                   "The upload failed because of an internal error.", NULL);
