@@ -1064,6 +1064,7 @@ static void on_wait_ev(evutil_socket_t fd, short what, void *arg) {
     size_t len[3] = {4, strlen(n), strlen(t)};
     if (b->ac && b->ac == st->ac &&
         redisAsyncCommandArgv(st->ac, on_wait, b, 3, argv, len) == REDIS_OK) {
+        assert(!st->waiting_for); /* a dropped link's WAIT came back before a new link was up */
         st->waiting_for = b;
         return;
     }
