@@ -1774,6 +1774,16 @@ static void refuse_busy(http_server_t *srv, evutil_socket_t fd, const struct soc
         conn_dispatch(c, 503, BUSY_REASON);
 }
 
+/* The longest-idle keep-alive connection whose last answer has left entirely: one still
+ * flushing a response (a slow reader) is not idle yet, and closing it would cut that answer. */
+static conn_t *idle_victim(http_server_t *srv)
+{
+    for (conn_t *c = srv->idle_head; c; c = c->idle_next)
+        if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            return c;
+    return NULL;
+}
+
 /* A new client within its per-client cap gets a connection: at max_connections the longest
  * idle keep-alive connection (no request begun) is closed to make room; with none idle, and
  * over the per-client cap, the client gets 503 (refuse_busy). */
@@ -1791,12 +1801,13 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         refuse_busy(srv, fd, sa, true);
         return;
     }
-    if (srv->nconns >= srv->limits.max_connections && srv->idle_head) {
+    conn_t *victim = srv->nconns >= srv->limits.max_connections ? idle_victim(srv) : NULL;
+    if (victim) {
         srv->stats.evicted++;
         cap_log(srv, &srv->last_evict_log,
                 "at max_connections: closing the longest-idle connection for a new client",
                 srv->stats.evicted);
-        conn_close(srv->idle_head);
+        conn_close(victim);
     }
     if (srv->nconns >= srv->limits.max_connections) {
         refuse_busy(srv, fd, sa, false);

@@ -361,18 +361,13 @@ static void reply_item_files(store_status_t s, const redisReply *r, store_fn_t c
  * upload_begin.lua) need to keep a session alive or end it and to judge a transfer's lease. */
 static void cmd_arg_session_ctx(store_cmd_t *c) {
     const store_config_t *cfg = store_cfg(c->st);
-    static char lapsed[96];
-    if (!lapsed[0])
-        snprintf(lapsed, sizeof(lapsed), "PUSH=%s PULL=%s",
-                 transfer_status_name(transfer_lapsed_state(SOURCE_PUSH)),
-                 transfer_status_name(transfer_lapsed_state(SOURCE_PULL)));
     cmd_arg_i64(c, cfg->session_timeout_ms);
     cmd_arg_i64(c, lock_backstop_ms(cfg));
     cmd_arg_i64(c, cfg->retention_ms);
     cmd_arg(c, expiry_next_state());
     cmd_arg(c, expiry_message_json());
     cmd_arg_i64(c, cfg->transfer_lease_ms);
-    cmd_arg(c, lapsed);
+    cmd_arg(c, lapsed_states_arg());
 }
 
 /* The keys and arguments of session_lib.lua's file_ctx: KEYS record, item lock, item, deadline

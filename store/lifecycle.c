@@ -42,6 +42,15 @@ const char *expiry_message_json(void) {
     return text;
 }
 
+const char *lapsed_states_arg(void) {
+    static char text[96];
+    if (!text[0])
+        snprintf(text, sizeof(text), "PUSH=%s PULL=%s",
+                 transfer_status_name(transfer_lapsed_state(SOURCE_PUSH)),
+                 transfer_status_name(transfer_lapsed_state(SOURCE_PULL)));
+    return text;
+}
+
 const char *pull_lost_message_json(void) {
     static char text[MSG_TEXT_MAX + 256];
     if (!text[0]) {

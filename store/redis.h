@@ -156,6 +156,9 @@ void store_completion_due(store_t *st, const char *session_id);
 /* The message completions_due.lua records when a pull's mover died during a complete, with
  * "\u0001" where the file's name goes (store/lifecycle.c). */
 const char *pull_lost_message_json(void);
+/* "PUSH=<state> PULL=<state>": what a transfer whose lease lapsed is read as, per source type
+ * (core/transfer.c transfer_lapsed_state), as the scripts take it. */
+const char *lapsed_states_arg(void);
 /* Logs one line through the store_set_log hook (stderr "store: ..." without one): store_log at
  * level warn (what store/ reports is something going wrong, or the link), store_log_at at the
  * level given. */

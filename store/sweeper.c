@@ -75,12 +75,9 @@ static void on_completions_due(store_status_t s, const struct redisReply *r, sto
 /* Requested completes that a dead instance left unfinished (completions_due.lua), looked at in
  * the same tick as expiry. */
 static void check_completions(sweeper_t *sw) {
-    static char lapsed[96], pull_failed[96];
+    static char pull_failed[96];
     if (sw->due_in_flight) return;
-    if (!lapsed[0]) {
-        snprintf(lapsed, sizeof(lapsed), "PUSH=%s PULL=%s",
-                 transfer_status_name(transfer_lapsed_state(SOURCE_PUSH)),
-                 transfer_status_name(transfer_lapsed_state(SOURCE_PULL)));
+    if (!pull_failed[0]) {
         completion_encode(CEV_PULL_FAILED, pull_failed, sizeof(pull_failed));
     }
     const store_config_t *cfg = store_cfg(sw->st);
@@ -92,7 +89,7 @@ static void check_completions(sweeper_t *sw) {
     cmd_arg_i64(&c, cfg->sweep_batch);
     cmd_arg_prefix(&c);
     cmd_arg_i64(&c, cfg->transfer_lease_ms);
-    cmd_arg(&c, lapsed);
+    cmd_arg(&c, lapsed_states_arg());
     cmd_arg(&c, pull_failed);
     cmd_arg(&c, session_state_name(failed));
     cmd_arg(&c, pull_lost_message_json());

@@ -252,10 +252,7 @@ class ScanTest(JanitorCase):
 
     def test_published_file_stays(self):
         """A file published through the API (PUSH + complete) survives scans with grace 0."""
-        try:
-            from test_files import push_spec, session_path, upload
-        except ImportError as e:
-            self.skipTest("test_files helpers unavailable: %s" % e)
+        from test_files import push_spec, session_path, upload
         admin = self.server.client("admin")
         _, item = admin.make_library_item()
         r = admin.create_session(item)
@@ -263,26 +260,16 @@ class ScanTest(JanitorCase):
         sid = r.json
         r = admin.post("/api/content/library/item/update-session/%s/file" % sid,
                        push_spec("a.bin"))
-        if r.status != 201:
-            self.skipTest("publishing is not available yet: file add answered %d %r"
-                          % (r.status, r.raw[:200]))
-        up = upload(r.json["upload_endpoint"]["uri"], b"hello janitor")
-        if up.status != 200:
-            self.skipTest("publishing is not available yet: upload answered %d" % up.status)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            f = admin.get("/api/content/library/item/update-session/%s/file/a.bin" % sid)
-            if f.status == 200 and f.json.get("status") in ("READY", "ERROR"):
-                break
-            time.sleep(0.1)
-        r = admin.post(session_path(sid, "complete"))
-        if r.status != 204:
-            self.skipTest("publishing is not available yet: complete answered %d %r"
-                          % (r.status, r.raw[:200]))
+        self.assertStatus(r, 201, "file add")
+        self.assertStatus(upload(r.json["upload_endpoint"]["uri"], b"hello janitor"), 200,
+                          "upload")
+        f = admin.get("/api/content/library/item/update-session/%s/file/a.bin" % sid)
+        self.assertStatus(f, 200, "file get")
+        self.assertEqual(f.json.get("status"), "READY", f.json)
+        self.assertStatus(admin.post(session_path(sid, "complete")), 204, "complete")
         idir = os.path.join(self.root, "items", item)
         blobs = os.listdir(idir) if os.path.isdir(idir) else []
-        if len(blobs) != 1:
-            self.skipTest("publishing is not available yet: items/%s holds %r" % (item, blobs))
+        self.assertEqual(len(blobs), 1, "items/%s holds %r" % (item, blobs))
         n = len(self.scans())
         self.wait_scans(n + 2, SCAN_WAIT_S)
         self.assertKept(["items/%s/%s" % (item, blobs[0])], "the published blob")
