@@ -15,7 +15,7 @@
 #   USD_BIN             the server binary (default build/update-sessiond, built if missing)
 #   USD_FLEET_DIR       state: data, configs, logs, pids (default var/fleet; kept across runs)
 #   USD_FLEET_PORT      haproxy's port on 127.0.0.1 (default: a free port)
-#   USD_FLEET_DRAIN_MS  the instances' --drain-ms (default 2000; haproxy takes an instance out
+#   USD_FLEET_DRAIN_MS  the instances' --drain-ms (default 3000; haproxy takes an instance out
 #                       within 2 checks of 500 ms)
 #   USD_HAPROXY         the haproxy binary (default /usr/sbin/haproxy)
 # Every other port is a free loopback port, chosen at each start. $USD_FLEET_DIR/pids lists
@@ -30,7 +30,7 @@ ME=fleet
 BIN=${USD_BIN:-build/update-sessiond}
 DIR=${USD_FLEET_DIR:-$ROOT/var/fleet}
 HAPROXY=${USD_HAPROXY:-/usr/sbin/haproxy}
-DRAIN_MS=${USD_FLEET_DRAIN_MS:-2000}
+DRAIN_MS=${USD_FLEET_DRAIN_MS:-3000}
 CHECK_INTER=500ms
 MASTER=usd
 HAPROXY_CFG=$ROOT/scripts/examples/haproxy.cfg
