@@ -204,6 +204,7 @@ class FleetTest(ApiTestCase):
 
     def test_one_create_wins_per_round(self):
         admin = self.client()
+        self.addCleanup(admin.close)
         lib = admin.make_library()
         items = [admin.make_item(lib) for _ in range(ROUNDS)]
         results = [[None] * CONCURRENCY for _ in range(ROUNDS)]
@@ -259,6 +260,7 @@ class FleetTest(ApiTestCase):
 
     def test_rolling_restart_loses_nothing(self):
         admin = self.client()
+        self.addCleanup(admin.close)
         lib = admin.make_library()
         stop = threading.Event()
         records = []  # (monotonic time, operation, status or "failed: ...")
@@ -375,7 +377,8 @@ class FleetScriptTest(ApiTestCase):
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.lines = queue.Queue()
         self.output = []
-        threading.Thread(target=self.read_output, daemon=True).start()
+        self.reader = threading.Thread(target=self.read_output, daemon=True)
+        self.reader.start()
 
     def read_output(self):
         for raw in self.proc.stdout:
@@ -395,6 +398,8 @@ class FleetScriptTest(ApiTestCase):
         for pid in self.pids.values():  # whatever a failed run left
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        self.reader.join(10)
+        self.proc.stdout.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def wait_url(self):
