@@ -1,4 +1,4 @@
-# update-sessiond build. Targets: all run test bench install clean.
+# update-sessiond build. Targets: all run fleet test bench install clean.
 # Switches: SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0 -g).
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -32,7 +32,7 @@ BIN       := $(BUILD)/update-sessiond
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit bench install clean deps
+.PHONY: all run fleet test unit bench install clean deps
 all: $(BIN)
 
 $(BIN): $(BUILD)/net/main.o $(NET_OBJ) $(STORE_OBJ) $(CORE_OBJ)
@@ -76,6 +76,12 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/run.sh
+
+# Redis primary + replica, three Sentinels, three instances and haproxy on loopback (README
+# "Running a fleet"); Ctrl-C stops them all.
+fleet: deps
+	@$(MAKE) --no-print-directory all
+	@bash scripts/fleet.sh
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

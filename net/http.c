@@ -227,6 +227,7 @@ struct http_server {
     struct evconnlistener *lev;
     struct event *pause_timer;
     bool stopping;
+    bool draining;              /* http_server_drain: every answer closes its connection */
     bool accept_paused;         /* inside a run of EMFILE pauses (logged once per run) */
     long last_refuse_log;       /* second of the last "max_connections" log line */
     conn_t *conns;
@@ -1619,7 +1620,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
     if (!body)
         body_len = 0;
     bool mid_stream = c->state == ST_STREAM;
-    bool close = !c->keep_alive || c->srv->stopping || mid_stream;
+    bool close = !c->keep_alive || c->srv->stopping || c->srv->draining || mid_stream;
     write_response(c, status, content_type, body, body_len, extra_headers, close);
     req_reset(c);
 
@@ -1946,6 +1947,19 @@ int http_server_listen(http_server_t *srv, const char *host, int port)
     if (ss.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* Keep-alive ends: each connection closes after its next answer ("Connection: close"), so a
+ * client or a balancer's pooled connection moves to a new connection at its next request
+ * instead of holding one that http_server_stop() later closes while idle, which races with a
+ * request the peer sends at that moment (a reset, not an answer). New connections are still
+ * accepted and served. Connections that stay idle through the whole drain are closed by the
+ * stop: a balancer has taken the instance out of rotation by then (README "Health and
+ * metrics"). */
+void http_server_drain(http_server_t *srv)
+{
+    if (srv)
+        srv->draining = true;
 }
 
 /* No new connections; idle ones close now, busy ones after their current response. */

@@ -83,6 +83,9 @@ http_server_t *http_server_new(struct event_base *base, const http_limits_t *lim
                                http_handler_fn handler, http_reject_fn reject, void *arg);
 /* Binds and listens; returns the bound port (useful with port 0) or -1. */
 int http_server_listen(http_server_t *srv, const char *host, int port);
+/* Draining (before a stop): from now on every answer carries "Connection: close" and its
+ * connection closes after it; new connections are still accepted. */
+void http_server_drain(http_server_t *srv);
 /* Stops accepting; open connections finish their current request and close. */
 void http_server_stop(http_server_t *srv);
 void http_server_free(http_server_t *srv);

@@ -3,7 +3,9 @@
  * the metrics together, and handles the signals:
  *   SIGTERM  drain: /readyz turns 503 at once and everything is still served for --drain-ms,
  *            so a load balancer's health checks take the instance out of rotation before it
- *            stops; then the stop below. A second SIGTERM (or SIGINT) stops at once.
+ *            stops; answers on --listen close their keep-alive connection meanwhile, so no
+ *            client is left holding one the stop closes under it. Then the stop below. A
+ *            second SIGTERM (or SIGINT) stops at once.
  *   SIGINT   stop now (Ctrl-C): no new connections, in-flight requests finish (bounded wait),
  *            then the login workers are joined and everything is freed so sanitizer builds
  *            can check for leaks; exit 0.
@@ -83,6 +85,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg) {
         log_kv(LV_INFO, "SIGTERM: draining (/readyz answers 503), then stopping", "drain_ms", ms,
                (const char *)NULL);
         app->draining = true;
+        http_server_drain(app->http);
         struct timeval tv = {app->cfg.drain_ms / 1000, (app->cfg.drain_ms % 1000) * 1000};
         evtimer_add(s->drain_timer, &tv);
         return;

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="build-essential pkg-config libevent-dev libjson-c-dev uuid-dev libhiredis-dev
 libcmocka-dev libhttp-parser-dev libssl-dev libxml2-dev libcrypt-dev redis-server openssl
-python3 wrk faketime curl clang libclang-rt-14-dev"
+python3 wrk faketime curl clang libclang-rt-14-dev haproxy"
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script supports Debian/Ubuntu only." >&2

@@ -17,11 +17,11 @@ BIN=build/update-sessiond
 VAR=$ROOT/var
 RDIR=$VAR/redis
 
-die() { echo "run: $*" >&2; exit 1; }
+ME=run
+. "$ROOT/scripts/lib.sh"
 
 [ -x "$BIN" ] || die "$BIN is missing; build it with 'make all' (or use 'make run')"
-command -v redis-server >/dev/null 2>&1 || die "redis-server is not installed (make deps)"
-command -v redis-cli >/dev/null 2>&1 || die "redis-cli is not installed (make deps)"
+need_cmd redis-server redis-cli openssl curl
 case "$RPORT" in *[!0-9]*|'') die "USD_REDIS_PORT must be a port number, not '$RPORT'";; esac
 case "$LISTEN" in *:*) ;; *) die "USD_LISTEN must be HOST:PORT, not '$LISTEN'";; esac
 
@@ -33,13 +33,11 @@ URL="http://$CHOST:$PORT"
 mkdir -p "$RDIR" "$VAR/storage"
 
 # Our own Redis, never the system one: refuse a port something else already answers on.
-if redis-cli -p "$RPORT" ping >/dev/null 2>&1; then
+if redis_in_use "$RPORT"; then
     die "something already answers on Redis port $RPORT (a system Redis, or a run.sh still running?); set USD_REDIS_PORT to a free port"
 fi
 
-# Redis config from the template. sed replacement text: escape \, & and the | delimiter.
-esc=$(printf '%s' "$RDIR" | sed -e 's/[\\&|]/\\&/g')
-sed -e "s|@PORT@|$RPORT|g" -e "s|@DIR@|$esc|g" scripts/redis.conf > "$RDIR/redis.conf"
+render_redis_conf "$RPORT" "$RDIR" "$RDIR/redis.conf"
 
 REDIS_PID=""
 SERVER_PID=""
@@ -48,49 +46,22 @@ STOPPING=0
 stop_all() {
     [ "$STOPPING" = 1 ] && return
     STOPPING=1
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        echo "run: stopping update-sessiond" >&2
-        kill -INT "$SERVER_PID" 2>/dev/null || true # at once: SIGTERM drains for --drain-ms
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ -n "$REDIS_PID" ] && kill -0 "$REDIS_PID" 2>/dev/null; then
-        echo "run: stopping redis-server" >&2
-        redis-cli -p "$RPORT" shutdown >/dev/null 2>&1 || kill -TERM "$REDIS_PID" 2>/dev/null || true
-        wait "$REDIS_PID" 2>/dev/null || true
-    fi
+    # SIGINT: at once (SIGTERM drains for --drain-ms); Redis saves on SIGTERM
+    stop_process "$SERVER_PID" update-sessiond INT 10
+    stop_process "$REDIS_PID" redis-server TERM 30
 }
 on_signal() { stop_all; exit 0; }
 trap on_signal INT TERM
 trap stop_all EXIT
 
-# The children run in their own session (setsid), so a Ctrl-C on the terminal reaches only
-# this script, which then stops them in order: server first, then Redis.
-DETACH=""
-command -v setsid >/dev/null 2>&1 && DETACH=setsid
-
+# The children run in their own session (lib.sh: DETACH), so a Ctrl-C on the terminal reaches
+# only this script, which then stops them in order: server first, then Redis.
 $DETACH redis-server "$RDIR/redis.conf" </dev/null >/dev/null 2>&1 &
 REDIS_PID=$!
-i=0
-until [ "$(redis-cli -p "$RPORT" ping 2>/dev/null)" = PONG ]; do
-    kill -0 "$REDIS_PID" 2>/dev/null || die "redis-server exited; see $RDIR/redis.log"
-    i=$((i + 1))
-    [ "$i" -le 100 ] || die "redis-server did not answer on port $RPORT within 10 s; see $RDIR/redis.log"
-    sleep 0.1
-done
+wait_redis "$RPORT" "$REDIS_PID" "$RDIR/redis.log"
 
 # The admin user, made once: a random password, stored SHA-512-crypt hashed in var/users.
-if [ ! -f "$VAR/users" ]; then
-    old_umask=$(umask)
-    umask 077
-    PASS=$(openssl rand -hex 12) # hex: safe in URLs (GOVC_URL) and shells
-    HASH=$(printf '%s\n' "$PASS" | openssl passwd -6 -stdin)
-    printf 'admin:%s:*\n' "$HASH" > "$VAR/users"
-    printf '%s\n' "$PASS" > "$VAR/admin-password"
-    chmod 600 "$VAR/users" "$VAR/admin-password"
-    umask "$old_umask"
-    echo "run: created var/users with user admin (password saved in var/admin-password)"
-fi
-PASS=$(cat "$VAR/admin-password" 2>/dev/null || echo '<see var/users: password file missing>')
+ensure_admin_user "$VAR"
 
 $DETACH "$BIN" --listen "$LISTEN" --redis "127.0.0.1:$RPORT" --storage-dir "$VAR/storage" \
     --users-file "$VAR/users" </dev/null &

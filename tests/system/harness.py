@@ -564,14 +564,40 @@ def basic_auth(user, password):
 
 
 class Client:
-    """HTTP+JSON client for one server. Each request uses a fresh connection."""
+    """HTTP+JSON client for one server. Each request uses a fresh connection, unless
+    keep_alive: then one connection is kept between requests, as a careful HTTP client keeps
+    it: closed when the server says "Connection: close", or after an error, or when it has been
+    idle for more than keep_alive seconds (so the client gives it up before the server side,
+    e.g. haproxy's `timeout http-keep-alive`, closes it under a request). Nothing is retried:
+    a request that fails raises (OSError, http.client.HTTPException)."""
 
-    def __init__(self, port, token=None, host="127.0.0.1", timeout=HTTP_TIMEOUT, context=None):
+    def __init__(self, port, token=None, host="127.0.0.1", timeout=HTTP_TIMEOUT, context=None,
+                 keep_alive=None):
         self.host = host
         self.port = port.port if isinstance(port, Server) else port
         self.token = token
         self.timeout = timeout
         self.context = context  # an ssl.SSLContext: HTTPS
+        self.keep_alive = keep_alive  # seconds a kept connection may idle, or None
+        self._conn = None
+        self._idle_since = 0.0
+
+    def _connection(self):
+        """The kept connection if it may still be used, else a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None and time.monotonic() - self._idle_since <= self.keep_alive:
+            return conn
+        if conn is not None:
+            conn.close()
+        if self.context is not None:
+            return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                               context=self.context)
+        return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def request(self, method, path, body=None, headers=None, auth=True):
         """Returns Response(status, parsed JSON or None, raw bytes, headers).
@@ -590,18 +616,19 @@ class Client:
             hdrs[SESSION_HEADER] = self.token
         if headers:
             hdrs.update(headers)
-        if self.context is not None:
-            conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
-                                               context=self.context)
-        else:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        conn = self._connection()
+        keep = False
         try:
             conn.request(method, path, body=data, headers=hdrs)
             resp = conn.getresponse()
             raw = resp.read()
+            keep = self.keep_alive is not None and not resp.will_close
             return Response(resp.status, _parse_json(raw), raw, resp.headers)
         finally:
-            conn.close()
+            if keep:
+                self._conn, self._idle_since = conn, time.monotonic()
+            else:
+                conn.close()
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)

@@ -175,6 +175,32 @@ class DrainTest(ApiTestCase):
         self.assertFalse(port_open(s.port))
         self.assertIn("draining", s.log())
 
+    def test_keep_alive_ends_while_draining(self):
+        """While draining, every answer on --listen says "Connection: close" and the connection
+        closes after it, so a keep-alive client (or a balancer's pooled connection) moves to a
+        new connection (another instance behind a balancer) at its next request, instead of
+        keeping one the stop at the end of the drain closes under it."""
+        s, c = self.start(1500)
+        kept = Client(s.port, token=c.token, keep_alive=60.0)
+        r = kept.list_sessions()
+        self.assertStatus(r, 200, "list before SIGTERM")
+        self.assertNotEqual(r.headers.get("Connection", "").lower(), "close")
+        self.assertIsNotNone(kept._conn, "the connection is kept before the drain")
+        s.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 2.0
+        while get(s.port, "/readyz").status != 503 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # the connection opened before the drain: answered, then closed
+        r = kept.list_sessions()
+        self.assertStatus(r, 200, "list while draining")
+        self.assertEqual(r.headers.get("Connection", "").lower(), "close", r.headers)
+        self.assertIsNone(kept._conn, "the client gave the connection up")
+        # a new one while draining: the same
+        r = kept.list_sessions()
+        self.assertStatus(r, 200, "list on a new connection while draining")
+        self.assertEqual(r.headers.get("Connection", "").lower(), "close", r.headers)
+        self.assertEqual(s.proc.wait(10), 0, s.log())
+
     def test_second_signal_stops_at_once(self):
         s, _ = self.start(30000)
         s.proc.send_signal(signal.SIGTERM)
