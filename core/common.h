@@ -24,4 +24,9 @@
 /* Copies at most size-1 bytes and always terminates; returns C_ERR if src did not fit. */
 int copy_str(char *dst, size_t size, const char *src);
 
+/* CLOCK_MONOTONIC in ns and ms: every deadline, lease and duration of the process (never the
+ * wall clock, which may step). */
+int64_t mono_ns(void);
+int64_t mono_ms(void);
+
 #endif

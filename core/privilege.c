@@ -78,3 +78,11 @@ int privileges_parse(const char *list, uint32_t *out, char *bad, size_t bad_size
     if (out) *out = privs;
     return C_OK;
 }
+
+bool privileges_allow(uint32_t have, uint32_t need) {
+    uint32_t all = need & ~PRIV_OR_OPERATOR;
+    if ((have & all) == all) return true;
+    return (need & PRIV_OR_OPERATOR) && privileges_operator(have);
+}
+
+bool privileges_operator(uint32_t have) { return (have & PRIV_TERMINATE_SESSION) != 0; }

@@ -36,4 +36,11 @@ const char *privilege_name(privilege_t p); /* the vSphere id, NULL for a non-sin
  * the users file must not silently drop a privilege); the first bad id is copied to bad. */
 int privileges_parse(const char *list, uint32_t *out, char *bad, size_t bad_size);
 
+/* Whether a login holding `have` may run an operation needing `need` (all of need's
+ * privileges; with PRIV_OR_OPERATOR, an operator qualifies too). The prelude's rule
+ * (store/lua/prelude.lua), for requests authorized from the login cache. */
+bool privileges_allow(uint32_t have, uint32_t need);
+/* An operator may read, cancel, fail and delete any update session (the owner rule). */
+bool privileges_operator(uint32_t have);
+
 #endif

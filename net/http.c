@@ -252,13 +252,6 @@ size_t http_test_stream_peak_input;
 
 static http_parser_settings parser_settings;
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void conn_process(conn_t *c);
 static void conn_close(conn_t *c);
 static void conn_dispatch(conn_t *c, int status, const char *reason);

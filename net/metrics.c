@@ -237,6 +237,17 @@ static void render_logins(metrics_t *m, struct evbuffer *o) {
                         (unsigned long long)ls.busy);
     scalar(o, "usd_login_backoff_pairs", "gauge",
            "(user, client address) pairs the login backoff remembers.", ls.backoff_pairs);
+    store_login_cache_stats_t lc;
+    store_login_cache_stats(m->app->store, &lc);
+    scalar(o, "usd_login_cache_hits_total", "counter",
+           "Requests authorized from this instance's login cache, without asking Redis.", lc.hits);
+    scalar(o, "usd_login_cache_misses_total", "counter",
+           "Requests whose login was not cached (asked Redis, which fills the cache).", lc.misses);
+    scalar(o, "usd_login_cache_invalidations_total", "counter",
+           "Logouts heard on the logouts channel.", lc.invalidations);
+    scalar(o, "usd_login_cache_subscribed", "gauge",
+           "1 when the login cache is in use (its logout subscription is confirmed).",
+           lc.subscribed ? 1 : 0);
 }
 
 void metrics_render(metrics_t *m, struct evbuffer *o) {

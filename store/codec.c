@@ -22,6 +22,15 @@ const char *reply_str(const redisReply *r, size_t i) {
     return e->str;
 }
 
+const char *reply_field(const redisReply *r, size_t first, const char *name) {
+    if (!r || r->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = first; i + 1 < r->elements; i += 2) {
+        const char *k = reply_str(r, i);
+        if (k && strcmp(k, name) == 0) return reply_str(r, i + 1);
+    }
+    return NULL;
+}
+
 /* Decimal text -> int64; the whole text must be the number. */
 static int parse_i64(const char *s, size_t len, int64_t *out) {
     char buf[32];

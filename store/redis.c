@@ -52,6 +52,7 @@
  * functions (reply callbacks, timers) holds st->depth; store_free with depth > 0 only records
  * the request, and the outermost entry point destroys the store on its way out. */
 #include "store/redis.h"
+#include "store/logincache.h"
 #include "store/sentinel.h"
 
 #include <assert.h>
@@ -86,7 +87,8 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
     lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
-    lua_blobs_referenced[], lua_completions_due[], lua_session_get[], lua_sessions_active[];
+    lua_blobs_referenced[], lua_completions_due[], lua_sessions_active[], lua_session_read[],
+    lua_login_check[], lua_login_touch[];
 
 /* Joined in front of a body that uses `now`, `user` and `operator` but runs without the prelude
  * (which sets them): the server itself, user false, may do what an operator may. */
@@ -122,7 +124,6 @@ static const struct {
     [SCRIPT_HASH_GET] = {"hash_get", lua_hash_get, true, .effect = FX_READ},
     [SCRIPT_LIST] = {"list", lua_list, true, .effect = FX_READ},
     [SCRIPT_SESSION_CREATE] = {"session_create", lua_session_create, true, true},
-    [SCRIPT_SESSION_GET] = {"session_get", lua_session_get, true, true, .effect = FX_READ},
     [SCRIPT_SESSION_LIST] = {"session_list", lua_session_list, true, .effect = FX_READ},
     [SCRIPT_LIBRARY_CREATE] = {"library_create", lua_library_create, true},
     [SCRIPT_LIBRARY_FIND] = {"library_find", lua_library_find, true, .effect = FX_READ},
@@ -145,6 +146,9 @@ static const struct {
     [SCRIPT_BLOBS_REFERENCED] = {"blobs_referenced", lua_blobs_referenced, false, true, .effect = FX_READ},
     [SCRIPT_COMPLETIONS_DUE] = {"completions_due", lua_completions_due, false, true, .effect = FX_HOUSEKEEPING},
     [SCRIPT_SESSIONS_ACTIVE] = {"sessions_active", lua_sessions_active, false, false, .effect = FX_READ},
+    [SCRIPT_SESSION_READ] = {"session_read", lua_session_read, false, false, .effect = FX_READ},
+    [SCRIPT_LOGIN_CHECK] = {"login_check", lua_login_check, true, .effect = FX_READ},
+    [SCRIPT_LOGIN_TOUCH] = {"login_touch", lua_login_touch, false, false, .effect = FX_HOUSEKEEPING},
 };
 
 typedef enum { LINK_DOWN, LINK_RESOLVING, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;
@@ -185,6 +189,7 @@ struct store {
     int port;
     size_t prefix_len;
     sentinel_t *sen; /* NULL without Sentinel */
+    logincache_t *logins; /* store/logincache.c */
 
     redisAsyncContext *ac; /* NULL when DOWN */
     link_state_t link;
@@ -231,18 +236,6 @@ struct store {
 
 static void destroy(store_t *st);
 static void link_connect(store_t *st);
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Process-wide: the reply functions that see a transition have no store at hand. */
 static store_session_counts_t session_counts;
@@ -326,6 +319,20 @@ void store_completion_due(store_t *st, const char *session_id) {
 struct event_base *store_base(const store_t *st) { return st->base; }
 
 bool store_closing(const store_t *st) { return st->closing; }
+
+unsigned store_link_gen(const store_t *st) { return st->gen; }
+
+void store_link_target(const store_t *st, const char **host, int *port, const char **unix_path) {
+    *host = st->host;
+    *port = st->port;
+    *unix_path = st->unix_path;
+}
+
+logincache_t *store_logins(const store_t *st) { return st->logins; }
+
+void store_login_cache_stats(const store_t *st, store_login_cache_stats_t *out) {
+    logincache_stats(st->logins, out);
+}
 
 void store_sweep_stats(const store_t *st, store_sweep_stats_t *out) { sweeper_stats(st->sweeper, out); }
 
@@ -663,6 +670,7 @@ static void load_step_done(store_t *st) {
     st->was_ready = true;
     if (st->down_logged) store_log_at(STORE_LOG_INFO, "redis link up");
     st->down_logged = false;
+    logincache_link_ready(st->logins);
     flush_waiting(st);
 }
 
@@ -1184,6 +1192,11 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
         st->text_len[i] = ev + lib + pre + blen;
         sha1_hex(st->text[i], st->text_len[i], st->sha[i]);
     }
+    st->logins = logincache_new(st);
+    if (!st->logins) {
+        store_log("out of memory");
+        abort();
+    }
     link_connect(st);
     st->sweeper = sweeper_new(st);
     return st;
@@ -1224,6 +1237,7 @@ static void destroy(store_t *st) {
     event_free(st->readonly_ev);
     event_free(st->wait_ev);
     sweeper_free(st->sweeper); /* after its call, if any, was answered above */
+    logincache_free(st->logins);
     for (int i = 0; i < SCRIPT_COUNT; i++) free(st->text[i]);
     free(st->prefix);
     free(st->host);

@@ -28,7 +28,6 @@ typedef enum {
     SCRIPT_HASH_GET,
     SCRIPT_LIST,
     SCRIPT_SESSION_CREATE,
-    SCRIPT_SESSION_GET,
     SCRIPT_SESSION_LIST,
     SCRIPT_LIBRARY_CREATE,
     SCRIPT_LIBRARY_FIND,
@@ -55,6 +54,9 @@ typedef enum {
     SCRIPT_BLOBS_REFERENCED,
     SCRIPT_COMPLETIONS_DUE, /* store/sweeper.c */
     SCRIPT_SESSIONS_ACTIVE, /* store/sessions.c: usd_sessions_active */
+    SCRIPT_SESSION_READ,    /* store/sessions.c: a get authorized from the login cache */
+    SCRIPT_LOGIN_CHECK,     /* store/logins.c: fills the login cache */
+    SCRIPT_LOGIN_TOUCH,     /* store/logincache.c: renews a cached login */
     SCRIPT_COUNT
 } script_id_t;
 
@@ -120,6 +122,15 @@ void cmd_arg_prefix(store_cmd_t *c);
  * being deleted (store/lifecycle.c). */
 void cmd_arg_item_gone(store_cmd_t *c);
 
+/* ---- Authorizing from the login cache (store/logins.c) ------------------------------------- */
+
+struct login_seen;
+/* next(ctx, ST_OK, who) when auth's login exists and holds auth->required_privs (who: valid
+ * during the call); else next(ctx, status, NULL). next may run before store_auth_resolve
+ * returns, so it must answer its own caller through store_eval (cmd_fail with the status). */
+typedef void (*auth_next_fn)(void *ctx, store_status_t s, const struct login_seen *who);
+void store_auth_resolve(store_t *st, const store_auth_t *auth, auth_next_fn next, void *ctx);
+
 /* ---- The connection layer (store/redis.c) -------------------------------------------------- */
 
 /* Runs script `script` with c's KEYS and ARGV; `fn(status, reply, cb, arg)` is called exactly
@@ -130,6 +141,12 @@ const store_config_t *store_cfg(const store_t *st); /* with defaults filled in *
 const char *store_prefix(const store_t *st, size_t *len);
 struct event_base *store_base(const store_t *st);
 bool store_closing(const store_t *st); /* store_free is answering everything */
+/* Counts links made: what a link-bound state (the login cache's subscription) belongs to. */
+unsigned store_link_gen(const store_t *st);
+/* The server the link is on (with Sentinel: the primary last resolved); host NULL with a
+ * unix socket. */
+void store_link_target(const store_t *st, const char **host, int *port, const char **unix_path);
+struct logincache *store_logins(const store_t *st);
 
 /* ---- Session lifecycle helpers (store/lifecycle.c) and the sweeper (store/sweeper.c) -------- */
 
@@ -173,6 +190,9 @@ void store_count_expired(uint64_t n);
 
 /* String element i of an array reply, or NULL. */
 const char *reply_str(const struct redisReply *r, size_t i);
+/* The value of field `name` in the field/value pairs of r from element `first` on; NULL if
+ * absent. */
+const char *reply_field(const struct redisReply *r, size_t first, const char *name);
 /* Integer element i (an integer, or a string holding one); C_ERR otherwise. */
 int reply_i64(const struct redisReply *r, size_t i, int64_t *out);
 

@@ -1,13 +1,16 @@
 /* store/sessions.c: update session records: create (token, item, lock, record, deadline index
  * and owner list in one script), get, and the caller's list. The record layout is in
  * store/keys.c. */
+#include "store/logincache.h"
 #include "store/redis.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "core/privilege.h"
 #include "core/spec.h"
 #include "core/validate.h"
 
@@ -54,19 +57,24 @@ static int session_extra(void *obj, const char *name, const char *value, size_t 
     return rc;
 }
 
-/* {'OK', now, field, value, ...} */
-static void reply_session(store_status_t s, const struct redisReply *r, store_fn_t cb,
-                          void *arg) {
-    update_session_t us;
-    int64_t now = 0;
-    memset(&us, 0, sizeof(us));
-    if (s == ST_OK && (reply_i64(r, 1, &now) != C_OK ||
-                       fields_decode(session_fields, ARRAY_LEN(session_fields), &us, r, 2,
-                                     session_extra) != C_OK)) {
+/* {'OK', now, field, value, ...} into us (the record does not store its id). */
+static store_status_t session_decode(const struct redisReply *r, update_session_t *us,
+                                     int64_t *now) {
+    memset(us, 0, sizeof(*us));
+    *now = 0;
+    if (reply_i64(r, 1, now) != C_OK ||
+        fields_decode(session_fields, ARRAY_LEN(session_fields), us, r, 2, session_extra) != C_OK) {
         store_log("session record: malformed");
-        s = ST_INTERNAL;
+        return ST_INTERNAL;
     }
-    ((store_session_cb)cb)(arg, s, s == ST_OK ? &us : NULL, now);
+    return ST_OK;
+}
+
+/* A get answered without a record (a local failure). */
+static void reply_session_plain(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                                void *arg) {
+    (void)r;
+    ((store_session_cb)cb)(arg, s == ST_OK ? ST_INTERNAL : s, NULL, 0);
 }
 
 /* A client_token is a UUID, and UUIDs are case-insensitive (RFC 4122 3): "ABC..." and "abc..."
@@ -125,14 +133,66 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
     json_object_put(wb);
 }
 
-void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
-                       store_session_cb cb, void *arg) {
+/* A get: the caller is authorized from the login cache (store_auth_resolve), then the record is
+ * read by session_read.lua, a script of two plain commands, and the owner rule is applied
+ * here: to anyone but its owner or an operator the session does not exist. */
+typedef struct {
+    store_t *st;
+    store_session_cb cb;
+    void *arg;
+    bool operator;
+    char user[USER_MAX];
+    char id[SESSION_ID_MAX];
+} session_read_t;
+
+static void reply_session_read(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                               void *arg) {
+    (void)cb;
+    session_read_t *rd = arg;
+    update_session_t us;
+    int64_t now = 0;
+    if (s == ST_OK) {
+        const char *owner = reply_field(r, 2, "owner");
+        if (!rd->operator && (!owner || strcmp(owner, rd->user) != 0))
+            s = ST_NOT_FOUND;
+        else if ((s = session_decode(r, &us, &now)) == ST_OK)
+            copy_str(us.id, sizeof(us.id), rd->id);
+    }
+    rd->cb(rd->arg, s, s == ST_OK ? &us : NULL, now);
+    free(rd);
+}
+
+static void session_read_authed(void *ctx, store_status_t s, const login_seen_t *who) {
+    session_read_t *rd = ctx;
     char item[ID_MAX];
     store_cmd_t c;
-    cmd_init_auth(&c, st, auth);
-    cmd_key_session(&c, id, item);
-    cmd_arg(&c, id); /* the record does not store its own id */
-    store_eval(&c, SCRIPT_SESSION_GET, reply_session, (store_fn_t)cb, arg);
+    cmd_init(&c, rd->st);
+    if (s != ST_OK) {
+        cmd_fail(&c, s);
+    } else {
+        rd->operator = privileges_operator(who->privs);
+        copy_str(rd->user, sizeof(rd->user), who->user);
+    }
+    cmd_key_session(&c, rd->id, item);
+    store_eval(&c, SCRIPT_SESSION_READ, reply_session_read, NULL, rd);
+}
+
+void store_session_get(store_t *st, const store_auth_t *auth, const char *id,
+                       store_session_cb cb, void *arg) {
+    session_read_t *rd = calloc(1, sizeof(*rd));
+    if (!rd || copy_str(rd->id, sizeof(rd->id), id) != C_OK) {
+        /* answered from the loop, like every call: a local failure through store_eval */
+        store_cmd_t c;
+        cmd_init(&c, st);
+        cmd_fail(&c, rd ? ST_NOT_FOUND : ST_INTERNAL);
+        free(rd);
+        store_eval(&c, SCRIPT_SESSION_READ, reply_session_plain, (store_fn_t)cb, arg);
+        return;
+    }
+    rd->st = st;
+    rd->cb = cb;
+    rd->arg = arg;
+    store_auth_resolve(st, auth, session_read_authed, rd);
 }
 
 void store_session_list(store_t *st, const store_auth_t *auth, const char *item_id_or_null,

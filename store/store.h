@@ -112,6 +112,15 @@ typedef struct {
 } store_session_counts_t;
 void store_session_counts(store_session_counts_t *out);
 
+/* The login cache (store/logincache.c): requests authorized without asking Redis (hits), those
+ * that asked (misses), logouts heard on P logouts, and whether the cache is in use (its
+ * subscription confirmed on the current link). */
+typedef struct {
+    uint64_t hits, misses, invalidations;
+    bool subscribed;
+} store_login_cache_stats_t;
+void store_login_cache_stats(const store_t *st, store_login_cache_stats_t *out);
+
 /* A health check (/readyz) asks for the link: when it is down and waiting for its reconnect
  * backoff, the reconnect is tried now (at most every 100 ms), so a Redis that came back is
  * served again within one health check rather than one backoff (up to 2 s). */

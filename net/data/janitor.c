@@ -121,12 +121,6 @@ struct janitor {
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void arm(struct event *ev, int64_t ms) {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     evtimer_add(ev, &tv);

@@ -85,6 +85,17 @@ def port_open(port, host="127.0.0.1", timeout=0.5):
         return False
 
 
+def wait_until(fn, timeout, what, interval=0.05):
+    """Polls fn() until it is true; AssertionError naming `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if fn():
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
 def uniq(prefix):
     """A unique, readable name for a library or item."""
     return "%s-%s" % (prefix, secrets.token_hex(4))

@@ -122,11 +122,27 @@ static void test_bad_truncated(void **state) {
     free(huge);
 }
 
+/* The prelude's rule in C: all of need; PRIV_OR_OPERATOR lets an operator in as well. */
+static void test_allow(void **state) {
+    (void)state;
+    const uint32_t read = PRIV_SYSTEM_READ, upd = PRIV_UPDATE_SESSION;
+    assert_true(privileges_allow(read | upd, read | upd));
+    assert_false(privileges_allow(read, read | upd));
+    assert_true(privileges_allow(0, PRIV_NONE));
+    assert_false(privileges_allow(PRIV_TERMINATE_SESSION, read | upd));
+    assert_true(privileges_allow(PRIV_TERMINATE_SESSION, read | PRIV_OR_OPERATOR));
+    assert_true(privileges_allow(read, read | PRIV_OR_OPERATOR));
+    assert_false(privileges_allow(upd, read | PRIV_OR_OPERATOR));
+    assert_true(privileges_allow(PRIV_ALL, read | upd | PRIV_OR_OPERATOR));
+    assert_true(privileges_operator(PRIV_ALL));
+    assert_false(privileges_operator(read | upd));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),     cmocka_unit_test(test_each_alone),
         cmocka_unit_test(test_lists),     cmocka_unit_test(test_bad_lists),
-        cmocka_unit_test(test_bad_truncated),
+        cmocka_unit_test(test_bad_truncated), cmocka_unit_test(test_allow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,330 @@
+/* store/logincache.c: this instance's cache of login records (README "Logins"). A request whose
+ * login is cached is authenticated and authorized in C, so a read needs no script that touches
+ * the login (store/sessions.c reads a session with one small script).
+ *
+ * Why it stays true to Redis:
+ *   - Logout: logout.lua deletes the login and PUBLISHes its hashed name on P logouts in the
+ *     same step; every instance is subscribed (a second hiredis context, on the server the
+ *     link is on) and forgets it when the message arrives. While the subscription is not
+ *     confirmed on the current link, nothing is served from the cache (every request asks
+ *     Redis), and everything cached is forgotten whenever the subscription or the link is
+ *     lost: a logout missed meanwhile cannot be served from here.
+ *   - Idle expiry: an entry is trusted until asked + idle (asked: when the Redis answer that
+ *     filled it, or the last renewal, was sent). Redis's timer is at least that late: the
+ *     prelude and login_touch.lua set it to idle + step at most `step` before. Another
+ *     instance's uses only make the login live longer than this instance thinks (a miss then
+ *     asks Redis again).
+ *   - Renewal: a hit renews the login at most once per step, fire-and-forget (login_touch.lua;
+ *     an answer "gone" forgets the entry). A renewal lost with the link is harmless: the link's
+ *     loss clears the cache.
+ *   - A fill that raced an invalidation: logincache_put is refused when anything invalidated
+ *     since the question was asked (the version moves on every logout message and every loss).
+ * Not covered: a login key deleted behind the server's back (FLUSHALL, DEL by hand) is served
+ * from the cache until its entry's idle time runs out; README says so.
+ *
+ * Memory is bounded: a 4-way set-associative table of LC_SETS x LC_WAYS entries (about 3 MiB,
+ * allocated at the first fill); a full set replaces the entry that expires first. */
+#include "store/logincache.h"
+#include "store/redis.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#define LC_SETS 4096
+#define LC_WAYS 4
+#define SUB_BACKOFF_MIN_MS 50
+#define SUB_BACKOFF_MAX_MS 2000
+#define CHANNEL_SUFFIX "logouts"
+
+typedef struct {
+    char hex[LOGIN_HEX_LEN + 1]; /* "" = empty slot */
+    login_seen_t who;
+    int64_t valid_until_ms;
+    int64_t renewed_ms;
+} lc_entry_t;
+
+struct logincache {
+    store_t *st;
+    lc_entry_t *slots; /* LC_SETS * LC_WAYS, NULL until the first fill */
+    uint64_t version;  /* moves on every invalidation */
+    store_login_cache_stats_t stats;
+
+    redisAsyncContext *sac; /* the subscription, NULL when none */
+    bool subscribed;        /* SUBSCRIBE confirmed on sac */
+    unsigned sub_gen;       /* the store link generation sac belongs to */
+    struct event *timer;    /* bounds connect + SUBSCRIBE; the retry delay */
+    int backoff_ms;
+    bool logged_down;
+    char channel[96];
+};
+
+static void ms_tv(struct timeval *tv, int ms) {
+    tv->tv_sec = ms / 1000;
+    tv->tv_usec = (ms % 1000) * 1000;
+}
+
+static int64_t idle_ms(const logincache_t *lc) { return store_cfg(lc->st)->login_idle_ms; }
+
+/* The prelude's renewal step: at most once a second, less for tiny idle timeouts. */
+static int64_t step_ms(const logincache_t *lc) {
+    int64_t s = idle_ms(lc) / 10;
+    return s < 1000 ? s : 1000;
+}
+
+/* FNV-1a of the hex name: tokens are random, so any mixing of their hash spreads well. */
+static lc_entry_t *set_of(logincache_t *lc, const char *hex) {
+    uint32_t h = 2166136261u;
+    for (const char *p = hex; *p; p++) h = (h ^ (unsigned char)*p) * 16777619u;
+    return lc->slots + (size_t)(h % LC_SETS) * LC_WAYS;
+}
+
+static void clear_all(logincache_t *lc) {
+    lc->version++;
+    if (lc->slots) memset(lc->slots, 0, sizeof(lc_entry_t) * LC_SETS * LC_WAYS);
+}
+
+/* Served from the cache only while the subscription is confirmed on the link in use. */
+static bool active(const logincache_t *lc) {
+    return lc->subscribed && store_connected(lc->st) && lc->sub_gen == store_link_gen(lc->st);
+}
+
+/* ---- the subscription ---------------------------------------------------------------------- */
+
+static void sub_connect(logincache_t *lc);
+
+static void sub_close(logincache_t *lc) {
+    redisAsyncContext *ac = lc->sac;
+    lc->sac = NULL;
+    lc->subscribed = false;
+    if (ac) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+    }
+}
+
+/* Lost (or never made): forget everything, try again after the backoff while the link is up
+ * (a new link starts one itself, logincache_link_ready). */
+static void sub_lost(logincache_t *lc, const char *why) {
+    clear_all(lc);
+    lc->subscribed = false;
+    if (!lc->logged_down && store_connected(lc->st))
+        store_log("login cache off: %s subscription lost (%s)", lc->channel, why);
+    lc->logged_down = true;
+    struct timeval tv;
+    ms_tv(&tv, lc->backoff_ms);
+    evtimer_add(lc->timer, &tv);
+    lc->backoff_ms = lc->backoff_ms * 2 > SUB_BACKOFF_MAX_MS ? SUB_BACKOFF_MAX_MS : lc->backoff_ms * 2;
+}
+
+/* Every reply of the subscribed context: the SUBSCRIBE confirmation, then messages. */
+static void sub_on_message(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)privdata;
+    logincache_t *lc = ac->data;
+    redisReply *r = reply;
+    if (!lc || ac != lc->sac) return;
+    if (!r) { /* hiredis is freeing the context */
+        lc->sac = NULL;
+        sub_lost(lc, ac->errstr[0] ? ac->errstr : "connection closed");
+        return;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = r->element[0]->str;
+    if (strcmp(kind, "subscribe") == 0) {
+        clear_all(lc); /* nothing heard before this counts */
+        lc->subscribed = true;
+        lc->sub_gen = store_link_gen(lc->st);
+        lc->backoff_ms = SUB_BACKOFF_MIN_MS;
+        event_del(lc->timer);
+        if (lc->logged_down) store_log_at(STORE_LOG_INFO, "login cache on: subscribed to %s", lc->channel);
+        lc->logged_down = false;
+    } else if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING) {
+        lc->stats.invalidations++;
+        logincache_forget(lc, r->element[2]->str);
+    }
+}
+
+static void sub_on_connect(const redisAsyncContext *cac, int status) {
+    logincache_t *lc = cac->data;
+    if (!lc || cac != lc->sac || status == REDIS_OK) return;
+    lc->sac = NULL; /* hiredis frees it after this */
+    event_del(lc->timer);
+    sub_lost(lc, cac->errstr[0] ? cac->errstr : "connect failed");
+}
+
+static void sub_on_disconnect(const redisAsyncContext *cac, int status) {
+    (void)status;
+    logincache_t *lc = cac->data;
+    if (!lc || cac != lc->sac) return;
+    lc->sac = NULL;
+    event_del(lc->timer);
+    sub_lost(lc, cac->errstr[0] ? cac->errstr : "connection closed");
+}
+
+/* Subscribes on the server the store's link is on (after a failover: the new primary). */
+static void sub_connect(logincache_t *lc) {
+    const char *host, *unix_path;
+    int port;
+    sub_close(lc);
+    if (!store_connected(lc->st)) return; /* the next READY calls logincache_link_ready */
+    store_link_target(lc->st, &host, &port, &unix_path);
+    redisAsyncContext *ac = unix_path ? redisAsyncConnectUnix(unix_path)
+                                      : host ? redisAsyncConnect(host, port) : NULL;
+    if (!ac || ac->err) {
+        if (ac) redisAsyncFree(ac);
+        sub_lost(lc, "cannot connect");
+        return;
+    }
+    ac->data = lc;
+    redisLibeventAttach(ac, store_base(lc->st));
+    redisAsyncSetConnectCallback(ac, sub_on_connect);
+    redisAsyncSetDisconnectCallback(ac, sub_on_disconnect);
+    lc->sac = ac;
+    const char *argv[2] = {"SUBSCRIBE", lc->channel};
+    size_t len[2] = {9, strlen(lc->channel)};
+    if (redisAsyncCommandArgv(ac, sub_on_message, NULL, 2, argv, len) != REDIS_OK) {
+        sub_close(lc);
+        sub_lost(lc, "cannot send SUBSCRIBE");
+        return;
+    }
+    redisEnableKeepAlive(&ac->c); /* a server that vanished silently is noticed */
+    struct timeval tv;
+    ms_tv(&tv, store_cfg(lc->st)->connect_timeout_ms);
+    evtimer_add(lc->timer, &tv);
+}
+
+/* Not confirmed in time (drop it and retry later), or the retry delay passed. */
+static void sub_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    logincache_t *lc = arg;
+    if (lc->sac && !lc->subscribed) {
+        sub_close(lc);
+        sub_lost(lc, "no SUBSCRIBE confirmation in time");
+        return;
+    }
+    if (!lc->sac) sub_connect(lc);
+}
+
+void logincache_link_ready(logincache_t *lc) {
+    if (!lc) return;
+    clear_all(lc);
+    event_del(lc->timer);
+    lc->backoff_ms = SUB_BACKOFF_MIN_MS;
+    sub_connect(lc);
+}
+
+/* ---- the cache ----------------------------------------------------------------------------- */
+
+static lc_entry_t *find(logincache_t *lc, const char *hex) {
+    if (!lc->slots) return NULL;
+    lc_entry_t *set = set_of(lc, hex);
+    for (int i = 0; i < LC_WAYS; i++)
+        if (strcmp(set[i].hex, hex) == 0) return &set[i];
+    return NULL;
+}
+
+/* {'OK', 1} renewed; {'OK', 0, name} the login is gone: forget it. */
+static void reply_touch(store_status_t s, const struct redisReply *r, store_fn_t cb, void *arg) {
+    (void)cb;
+    int64_t renewed = 1;
+    const char *hex = reply_str(r, 2);
+    if (s == ST_OK && reply_i64(r, 1, &renewed) == C_OK && !renewed && hex)
+        logincache_forget(arg, hex);
+}
+
+/* Sends login_touch.lua for hex; the answer is not waited for. */
+static void send_touch(logincache_t *lc, const char *hex) {
+    store_cmd_t c;
+    cmd_init(&c, lc->st);
+    cmd_key(&c, "login:", hex, (const char *)NULL);
+    cmd_arg_i64(&c, idle_ms(lc) + step_ms(lc));
+    cmd_arg_copy(&c, hex);
+    store_eval(&c, SCRIPT_LOGIN_TOUCH, reply_touch, NULL, lc);
+}
+
+bool logincache_get(logincache_t *lc, const char *hex, login_seen_t *out) {
+    lc_entry_t *e = active(lc) ? find(lc, hex) : NULL;
+    int64_t now = mono_ms();
+    if (!e || now >= e->valid_until_ms) {
+        if (e) e->hex[0] = '\0';
+        lc->stats.misses++;
+        return false;
+    }
+    if (now - e->renewed_ms >= step_ms(lc)) {
+        e->renewed_ms = now;
+        e->valid_until_ms = now + idle_ms(lc);
+        send_touch(lc, hex);
+    }
+    *out = e->who;
+    lc->stats.hits++;
+    return true;
+}
+
+logincache_ticket_t logincache_ticket(const logincache_t *lc) {
+    logincache_ticket_t t = {lc->version, mono_ms()};
+    return t;
+}
+
+void logincache_put(logincache_t *lc, logincache_ticket_t t, const char *hex, const char *user,
+                    uint32_t privs) {
+    if (!active(lc) || t.version != lc->version || strlen(hex) != LOGIN_HEX_LEN) return;
+    if (!lc->slots && !(lc->slots = calloc((size_t)LC_SETS * LC_WAYS, sizeof(lc_entry_t)))) return;
+    lc_entry_t *set = set_of(lc, hex), *e = find(lc, hex);
+    for (int i = 0; !e && i < LC_WAYS; i++)
+        if (!set[i].hex[0]) e = &set[i];
+    for (int i = 0; !e && i < LC_WAYS; i++)
+        if (!e || set[i].valid_until_ms < e->valid_until_ms) e = &set[i];
+    if (!e) e = &set[0];
+    if (copy_str(e->who.user, sizeof(e->who.user), user) != C_OK) {
+        e->hex[0] = '\0';
+        return;
+    }
+    memcpy(e->hex, hex, LOGIN_HEX_LEN + 1);
+    e->who.privs = privs;
+    e->renewed_ms = t.asked_ms;
+    e->valid_until_ms = t.asked_ms + idle_ms(lc);
+}
+
+void logincache_forget(logincache_t *lc, const char *hex) {
+    lc->version++;
+    lc_entry_t *e = find(lc, hex);
+    if (e) e->hex[0] = '\0';
+}
+
+void logincache_stats(const logincache_t *lc, store_login_cache_stats_t *out) {
+    *out = lc->stats;
+    out->subscribed = active(lc);
+}
+
+logincache_t *logincache_new(store_t *st) {
+    logincache_t *lc = calloc(1, sizeof(*lc));
+    if (!lc) return NULL;
+    lc->st = st;
+    lc->backoff_ms = SUB_BACKOFF_MIN_MS;
+    size_t plen;
+    const char *prefix = store_prefix(st, &plen);
+    if (plen + sizeof(CHANNEL_SUFFIX) > sizeof(lc->channel) ||
+        !(lc->timer = evtimer_new(store_base(st), sub_timer, lc))) {
+        free(lc);
+        return NULL;
+    }
+    memcpy(lc->channel, prefix, plen);
+    memcpy(lc->channel + plen, CHANNEL_SUFFIX, sizeof(CHANNEL_SUFFIX));
+    return lc;
+}
+
+void logincache_free(logincache_t *lc) {
+    if (!lc) return;
+    sub_close(lc);
+    event_free(lc->timer);
+    free(lc->slots);
+    free(lc);
+}
+
+const char *logincache_channel(const logincache_t *lc) { return lc->channel; }
