@@ -93,10 +93,13 @@ void cmd_init(store_cmd_t *c, store_t *st);
 void cmd_fail(store_cmd_t *c, store_status_t s);
 /* KEYS[1] = login key of auth->token, ARGV[1] = login idle ms, ARGV[2] = "<required
  * privileges>/<operator privileges>/<alternative privileges>" (decimal masks): the prelude's
- * inputs. A NULL auth or token is ST_UNAUTHENTICATED. */
+ * inputs; for a login in this instance's cache ARGV[1] = "u:<user>" and ARGV[2] ends with
+ * "/<its privileges>". A NULL auth or token is ST_UNAUTHENTICATED. */
 void cmd_auth(store_cmd_t *c, const store_auth_t *auth);
 /* cmd_init then cmd_auth: the opening of every call made for an authenticated caller. */
 void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth);
+/* The same, asking Redis even when the login is cached (login_check.lua fills the cache). */
+void cmd_init_auth_uncached(store_cmd_t *c, store_t *st, const store_auth_t *auth);
 /* KEYS[1] = login key of token (login.lua), no ARGV. */
 void cmd_login_key(store_cmd_t *c, const char *token);
 /* Key = prefix, kind, hex SHA-256 of secret (login and upload tokens never become key names
