@@ -57,6 +57,7 @@ typedef enum {
     SCRIPT_SESSION_READ,    /* store/sessions.c: a get authorized from the login cache */
     SCRIPT_LOGIN_CHECK,     /* store/logins.c: fills the login cache */
     SCRIPT_LOGIN_TOUCH,     /* store/logincache.c: renews a cached login */
+    CMD_HGETALL,            /* not a script: HGETALL KEYS[1] (store/sessions.c's GET) */
     SCRIPT_COUNT
 } script_id_t;
 
@@ -150,6 +151,9 @@ unsigned store_link_gen(const store_t *st);
  * unix socket. */
 void store_link_target(const store_t *st, const char **host, int *port, const char **unix_path);
 struct logincache *store_logins(const store_t *st);
+/* Redis TIME now (ms), from our clock and the offset last sampled on the current link; false
+ * when there is no sample on it yet (then ask Redis). */
+bool store_redis_now(const store_t *st, int64_t *now_ms);
 
 /* ---- Session lifecycle helpers (store/lifecycle.c) and the sweeper (store/sweeper.c) -------- */
 
@@ -193,6 +197,8 @@ void store_count_expired(uint64_t n);
 
 /* String element i of an array reply, or NULL. */
 const char *reply_str(const struct redisReply *r, size_t i);
+/* The number of elements of an array reply (0 for anything else). */
+size_t reply_len(const struct redisReply *r);
 /* The value of field `name` in the field/value pairs of r from element `first` on; NULL if
  * absent. */
 const char *reply_field(const struct redisReply *r, size_t first, const char *name);
