@@ -241,24 +241,57 @@ static int parse_body(call_t *c, vapi_failure_t *f) {
  * id ("/item/update-session" is not item "update-session"), so patterns are tried in a second
  * pass. *path_known tells a caller whose method or action matched nothing whether the path
  * itself exists (for the message). */
+/* Whether op's pattern in this flavour has a {} or {name} segment; computed once (a pattern
+ * without one is tried first, so /update-session/file is not read as an id). */
+static bool pattern_has_segment(const operation_t *op, flavour_t flavour) {
+    static signed char memo[2][ARRAY_LEN(operations)];
+    size_t i = (size_t)(op - operations);
+    signed char *m = &memo[flavour == FLAVOUR_REST][i];
+    if (*m == 0) {
+        const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
+        *m = pattern && strchr(pattern, '{') ? 1 : -1;
+    }
+    return *m > 0;
+}
+
+static bool row_fits(const operation_t *op, const http_request_t *req, const char *action) {
+    return op->method == req->method && (op->action == NULL) == (action == NULL) &&
+           (!action || strcmp(op->action, action) == 0);
+}
+
+/* The operation for this method, path and action. Literal patterns come first: a path one of
+ * them names (with whatever method) is never read as an id, so DELETE .../item/update-session
+ * is "method not supported", not a delete of item "update-session". Patterns with an id are
+ * then tried only in the rows of the request's method and action; when none matches, one more
+ * walk tells whether the path exists at all (for the error message). */
 static const operation_t *find_operation(const http_request_t *req, flavour_t flavour,
                                          const char *action, char *id, size_t id_size,
                                          char *name, size_t name_size, bool *path_known) {
     *path_known = false;
-    for (int with_id = 0; with_id <= 1; with_id++) {
-        for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
-            const operation_t *op = &operations[i];
-            const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
-            if (!pattern || (strchr(pattern, '{') != NULL) != with_id ||
-                !path_match(pattern, req->path, flavour, id, id_size, name, name_size))
-                continue;
+    const operation_t *found = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
+        const operation_t *op = &operations[i];
+        const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
+        if (!pattern || pattern_has_segment(op, flavour) ||
+            !path_match(pattern, req->path, flavour, id, id_size, name, name_size))
+            continue;
+        *path_known = true;
+        if (!found && row_fits(op, req, action)) found = op;
+    }
+    if (*path_known) return found;
+    for (size_t i = 0; i < ARRAY_LEN(operations); i++) {
+        const operation_t *op = &operations[i];
+        const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
+        if (pattern && pattern_has_segment(op, flavour) && row_fits(op, req, action) &&
+            path_match(pattern, req->path, flavour, id, id_size, name, name_size)) {
             *path_known = true;
-            if (op->method != req->method) continue;
-            if ((op->action == NULL) != (action == NULL)) continue;
-            if (action && strcmp(op->action, action) != 0) continue;
             return op;
         }
-        if (*path_known) return NULL;
+    }
+    for (size_t i = 0; i < ARRAY_LEN(operations) && !*path_known; i++) {
+        const operation_t *op = &operations[i];
+        const char *pattern = flavour == FLAVOUR_REST ? op->rest_path : op->api_path;
+        *path_known = pattern && path_match(pattern, req->path, flavour, id, id_size, name, name_size);
     }
     return NULL;
 }

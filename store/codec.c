@@ -22,6 +22,10 @@ const char *reply_str(const redisReply *r, size_t i) {
     return e->str;
 }
 
+size_t reply_len(const redisReply *r) {
+    return r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
+}
+
 const char *reply_field(const redisReply *r, size_t first, const char *name) {
     if (!r || r->type != REDIS_REPLY_ARRAY) return NULL;
     for (size_t i = first; i + 1 < r->elements; i += 2) {

@@ -44,6 +44,7 @@
  * KEYS (the user's session list, made from the authenticated user inside the script; the
  * items and libraries scanned by find, list and delete; the session keys upload_begin.lua
  * derives from the upload token's entry), which Redis Cluster would refuse across slots. */
+#include "store/logincache.h"
 #include "store/redis.h"
 
 #include <inttypes.h>
@@ -180,15 +181,43 @@ void cmd_login_key(store_cmd_t *c, const char *token) {
     cmd_key_hashed(c, "login:", token);
 }
 
-void cmd_auth(store_cmd_t *c, const store_auth_t *auth) {
-    char privs[32];
-    cmd_login_key(c, auth ? auth->token : NULL);
-    cmd_arg_i64(c, store_cfg(c->st)->login_idle_ms);
+/* A login in this instance's cache (store/logincache.c) is passed as "u:<user>" with its
+ * privileges, so the prelude neither reads nor renews it (the cache renews it itself). */
+static void auth_args(store_cmd_t *c, const store_auth_t *auth, bool use_cache) {
+    char privs[48], hex[LOGIN_HEX_LEN + 1];
+    login_seen_t who;
+    bool cached = false;
+    if (!auth || !auth->token) {
+        cmd_login_key(c, NULL);
+    } else {
+        secret_key_hex(auth->token, hex);
+        key3(c, "login:", hex, "");
+        cached = use_cache && logincache_get(store_logins(c->st), hex, &who);
+    }
     uint32_t need = auth ? auth->required_privs : 0u;
     uint32_t alt = (need & PRIV_OR_OPERATOR) ? PRIV_TERMINATE_SESSION : 0u;
-    snprintf(privs, sizeof(privs), "%u/%u/%u", (unsigned)(need & ~PRIV_OR_OPERATOR),
-             (unsigned)PRIV_TERMINATE_SESSION, (unsigned)alt);
+    int n = snprintf(privs, sizeof(privs), "%u/%u/%u", (unsigned)(need & ~PRIV_OR_OPERATOR),
+                     (unsigned)PRIV_TERMINATE_SESSION, (unsigned)alt);
+    if (cached) {
+        size_t ulen = strlen(who.user);
+        char *u = arena(c, ulen + 2);
+        if (u) {
+            memcpy(u, "u:", 2);
+            memcpy(u + 2, who.user, ulen);
+        }
+        cmd_argn(c, u, u ? ulen + 2 : 0);
+        snprintf(privs + n, sizeof(privs) - (size_t)n, "/%u", (unsigned)who.privs);
+    } else {
+        cmd_arg_i64(c, store_cfg(c->st)->login_idle_ms);
+    }
     cmd_arg_copy(c, privs);
+}
+
+void cmd_auth(store_cmd_t *c, const store_auth_t *auth) { auth_args(c, auth, true); }
+
+void cmd_init_auth_uncached(store_cmd_t *c, store_t *st, const store_auth_t *auth) {
+    cmd_init(c, st);
+    auth_args(c, auth, false);
 }
 
 void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth) {

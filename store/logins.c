@@ -117,6 +117,6 @@ void store_auth_resolve(store_t *st, const store_auth_t *auth, auth_next_fn next
     memcpy(rs->hex, hex, sizeof(hex));
     store_auth_t any = {auth->token, PRIV_NONE}; /* who it is; C decides what it may do */
     store_cmd_t c;
-    cmd_init_auth(&c, st, &any);
+    cmd_init_auth_uncached(&c, st, &any);
     store_eval(&c, SCRIPT_LOGIN_CHECK, reply_login_check, NULL, rs);
 }

@@ -115,6 +115,7 @@ static const struct {
     bool session_lib;
     bool clock;
     script_effect_t effect;
+    const char *raw; /* not a script: this plain command, with the call's keys and arguments */
 } script_src[SCRIPT_COUNT] = {
     [SCRIPT_LOGIN] = {"login", lua_login, false, false},
     [SCRIPT_SESSION_CHANGE] = {"session_change", lua_session_change, true, true},
@@ -149,6 +150,7 @@ static const struct {
     [SCRIPT_SESSION_READ] = {"session_read", lua_session_read, false, false, .effect = FX_READ},
     [SCRIPT_LOGIN_CHECK] = {"login_check", lua_login_check, true, .effect = FX_READ},
     [SCRIPT_LOGIN_TOUCH] = {"login_touch", lua_login_touch, false, false, .effect = FX_HOUSEKEEPING},
+    [CMD_HGETALL] = {"HGETALL", "", .effect = FX_READ, .raw = "HGETALL"},
 };
 
 typedef enum { LINK_DOWN, LINK_RESOLVING, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;
@@ -230,12 +232,22 @@ struct store {
     store_expired_fn due_fn;     /* store_on_completion_due */
     void *due_arg;
     store_link_stats_t stats;    /* store_link_stats */
+    /* Redis TIME as seen from here (store_redis_now): offset = Redis ms - CLOCK_REALTIME ms,
+     * sampled on every new link and every CLOCK_SAMPLE_MS by a plain TIME. */
+    int64_t clock_offset_ms;
+    unsigned clock_gen;          /* the link it was sampled on; 0: never */
+    unsigned clock_asked_gen;    /* the link a TIME is in flight on; 0: none */
+    int64_t clock_sent_ms;
+    struct event *clock_timer;
     bool was_ready;              /* the link was READY once: a later READY is a reconnect */
     int64_t kicked_ns;           /* store_kick's last reconnect */
 };
 
 static void destroy(store_t *st);
 static void link_connect(store_t *st);
+static void clock_sample(store_t *st);
+
+#define CLOCK_SAMPLE_MS 1000
 
 /* Process-wide: the reply functions that see a transition have no store at hand. */
 static store_session_counts_t session_counts;
@@ -448,7 +460,9 @@ static size_t align_up(size_t n) {
 /* One allocation per call (see struct call). argv = EVALSHA sha nkeys keys... args... */
 static call_t *call_new(store_t *st, const store_cmd_t *cmd, script_id_t script,
                         store_reply_fn fn, store_fn_t cb, void *arg) {
-    int argc = cmd->local == ST_OK ? 3 + cmd->nkeys + cmd->nargs : 0;
+    const char *raw = script_src[script].raw;
+    int head = raw ? 1 : 3; /* HGETALL | EVALSHA sha numkeys */
+    int argc = cmd->local == ST_OK ? head + cmd->nkeys + cmd->nargs : 0;
     size_t data = 0;
     for (int i = 0; i < cmd->nkeys; i++) data += cmd->keylen[i];
     for (int i = 0; i < cmd->nargs; i++) data += cmd->arglen[i];
@@ -477,15 +491,20 @@ static call_t *call_new(store_t *st, const store_cmd_t *cmd, script_id_t script,
     c->argvlen = (size_t *)(block + off_len);
     if (argc == 0) return c;
 
-    snprintf(c->nkeys, sizeof(c->nkeys), "%d", cmd->nkeys);
-    c->argv[0] = "EVALSHA";
-    c->argvlen[0] = 7;
-    c->argv[1] = st->sha[script];
-    c->argvlen[1] = 40;
-    c->argv[2] = c->nkeys;
-    c->argvlen[2] = strlen(c->nkeys);
+    if (raw) {
+        c->argv[0] = raw;
+        c->argvlen[0] = strlen(raw);
+    } else {
+        snprintf(c->nkeys, sizeof(c->nkeys), "%d", cmd->nkeys);
+        c->argv[0] = "EVALSHA";
+        c->argvlen[0] = 7;
+        c->argv[1] = st->sha[script];
+        c->argvlen[1] = 40;
+        c->argv[2] = c->nkeys;
+        c->argvlen[2] = strlen(c->nkeys);
+    }
     char *p = block + off_data;
-    int j = 3;
+    int j = head;
     for (int i = 0; i < cmd->nkeys; i++, j++) {
         memcpy(p, cmd->key[i], cmd->keylen[i]);
         c->argv[j] = p;
@@ -671,7 +690,51 @@ static void load_step_done(store_t *st) {
     if (st->down_logged) store_log_at(STORE_LOG_INFO, "redis link up");
     st->down_logged = false;
     logincache_link_ready(st->logins);
+    clock_sample(st);
     flush_waiting(st);
+}
+
+/* ---- Redis's clock, from here ---------------------------------------------------------------
+ * Reads that run no script (a session GET) still need Redis TIME to tell an overdue session:
+ * the offset between Redis's clock and ours, sampled with TIME (taken at the midpoint of the
+ * round trip, so off by at most half of it, plus our clock's drift within a second). */
+
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_time(redisAsyncContext *ac, void *reply, void *privdata) {
+    (void)privdata;
+    store_t *st = ac->data;
+    redisReply *r = reply;
+    if (!st || ac != st->ac || !r) return;
+    st->clock_asked_gen = 0;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+        return;
+    int64_t redis_ms = strtoll(r->element[0]->str, NULL, 10) * 1000 +
+                       strtoll(r->element[1]->str, NULL, 10) / 1000;
+    st->clock_offset_ms = redis_ms - (st->clock_sent_ms + wall_ms()) / 2;
+    st->clock_gen = st->gen;
+}
+
+static void clock_sample(store_t *st) {
+    if (st->link != LINK_READY || st->clock_asked_gen == st->gen) return;
+    st->clock_sent_ms = wall_ms();
+    if (redisAsyncCommand(st->ac, on_time, NULL, "TIME") == REDIS_OK) st->clock_asked_gen = st->gen;
+}
+
+static void on_clock_timer(evutil_socket_t fd, short what, void *arg) {
+    (void)fd, (void)what;
+    clock_sample(arg);
+}
+
+bool store_redis_now(const store_t *st, int64_t *now_ms) {
+    if (st->link != LINK_READY || st->clock_gen != st->gen || st->gen == 0) return false;
+    *now_ms = wall_ms() + st->clock_offset_ms;
+    return true;
 }
 
 static void on_script_loaded(redisAsyncContext *ac, void *reply, void *privdata) {
@@ -789,7 +852,8 @@ static void on_connect(const redisAsyncContext *cac, int status) {
         return;
     }
     st->link = LINK_LOADING;
-    st->loads_pending = 2 + SCRIPT_COUNT;
+    st->loads_pending = 2;
+    for (int i = 0; i < SCRIPT_COUNT; i++) st->loads_pending += !script_src[i].raw;
     const char *rargv[1] = {"ROLE"};
     size_t rlen[1] = {4};
     const char *pargv[3] = {"CONFIG", "GET", "maxmemory-policy"};
@@ -800,6 +864,7 @@ static void on_connect(const redisAsyncContext *cac, int status) {
         return;
     }
     for (int i = 0; i < SCRIPT_COUNT; i++) {
+        if (script_src[i].raw) continue;
         const char *argv[3] = {"SCRIPT", "LOAD", st->text[i]};
         size_t len[3] = {6, 4, st->text_len[i]};
         if (redisAsyncCommandArgv(st->ac, on_script_loaded, (void *)(intptr_t)i, 3, argv, len) !=
@@ -922,6 +987,7 @@ static store_status_t reply_status(const call_t *c, const redisReply *r) {
         store_log_at(STORE_LOG_ERROR, "%s: %s", script_src[c->script].name, r->str);
         return ST_INTERNAL;
     }
+    if (script_src[c->script].raw) return ST_OK; /* the reply function reads the plain reply */
     const char *s = reply_str(r, 0);
     if (s) /* UNAVAILABLE and INTERNAL are decided here, never answered by a script */
         for (size_t i = 0; i < ARRAY_LEN(status_names); i++)
@@ -1165,6 +1231,9 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
     st->reconnect_timer = evtimer_new(base, on_reconnect_timer, st);
     st->readonly_ev = evtimer_new(base, on_readonly_ev, st);
     st->wait_ev = evtimer_new(base, on_wait_ev, st);
+    st->clock_timer = event_new(base, -1, EV_PERSIST, on_clock_timer, st);
+    struct timeval ctv = {CLOCK_SAMPLE_MS / 1000, (CLOCK_SAMPLE_MS % 1000) * 1000};
+    evtimer_add(st->clock_timer, &ctv);
     if (sentinel) {
         st->sen = sentinel_new(base, c, on_resolved, on_switch, st);
         if (!st->sen) {
@@ -1214,6 +1283,7 @@ static void destroy(store_t *st) {
     event_del(st->reconnect_timer);
     event_del(st->readonly_ev);
     event_del(st->wait_ev);
+    event_del(st->clock_timer);
     for (;;) {
         call_t *c = TAILQ_FIRST(&st->local);
         if (!c) c = TAILQ_FIRST(&st->waiting);
@@ -1236,6 +1306,7 @@ static void destroy(store_t *st) {
     event_free(st->reconnect_timer);
     event_free(st->readonly_ev);
     event_free(st->wait_ev);
+    event_free(st->clock_timer);
     sweeper_free(st->sweeper); /* after its call, if any, was answered above */
     logincache_free(st->logins);
     for (int i = 0; i < SCRIPT_COUNT; i++) free(st->text[i]);

@@ -57,6 +57,7 @@ typedef enum {
     SCRIPT_SESSION_READ,    /* store/sessions.c: a get authorized from the login cache */
     SCRIPT_LOGIN_CHECK,     /* store/logins.c: fills the login cache */
     SCRIPT_LOGIN_TOUCH,     /* store/logincache.c: renews a cached login */
+    CMD_HGETALL,            /* not a script: HGETALL KEYS[1] (store/sessions.c's GET) */
     SCRIPT_COUNT
 } script_id_t;
 
@@ -93,10 +94,13 @@ void cmd_init(store_cmd_t *c, store_t *st);
 void cmd_fail(store_cmd_t *c, store_status_t s);
 /* KEYS[1] = login key of auth->token, ARGV[1] = login idle ms, ARGV[2] = "<required
  * privileges>/<operator privileges>/<alternative privileges>" (decimal masks): the prelude's
- * inputs. A NULL auth or token is ST_UNAUTHENTICATED. */
+ * inputs; for a login in this instance's cache ARGV[1] = "u:<user>" and ARGV[2] ends with
+ * "/<its privileges>". A NULL auth or token is ST_UNAUTHENTICATED. */
 void cmd_auth(store_cmd_t *c, const store_auth_t *auth);
 /* cmd_init then cmd_auth: the opening of every call made for an authenticated caller. */
 void cmd_init_auth(store_cmd_t *c, store_t *st, const store_auth_t *auth);
+/* The same, asking Redis even when the login is cached (login_check.lua fills the cache). */
+void cmd_init_auth_uncached(store_cmd_t *c, store_t *st, const store_auth_t *auth);
 /* KEYS[1] = login key of token (login.lua), no ARGV. */
 void cmd_login_key(store_cmd_t *c, const char *token);
 /* Key = prefix, kind, hex SHA-256 of secret (login and upload tokens never become key names
@@ -147,6 +151,9 @@ unsigned store_link_gen(const store_t *st);
  * unix socket. */
 void store_link_target(const store_t *st, const char **host, int *port, const char **unix_path);
 struct logincache *store_logins(const store_t *st);
+/* Redis TIME now (ms), from our clock and the offset last sampled on the current link; false
+ * when there is no sample on it yet (then ask Redis). */
+bool store_redis_now(const store_t *st, int64_t *now_ms);
 
 /* ---- Session lifecycle helpers (store/lifecycle.c) and the sweeper (store/sweeper.c) -------- */
 
@@ -190,6 +197,8 @@ void store_count_expired(uint64_t n);
 
 /* String element i of an array reply, or NULL. */
 const char *reply_str(const struct redisReply *r, size_t i);
+/* The number of elements of an array reply (0 for anything else). */
+size_t reply_len(const struct redisReply *r);
 /* The value of field `name` in the field/value pairs of r from element `first` on; NULL if
  * absent. */
 const char *reply_field(const struct redisReply *r, size_t first, const char *name);

@@ -57,13 +57,13 @@ static int session_extra(void *obj, const char *name, const char *value, size_t 
     return rc;
 }
 
-/* {'OK', now, field, value, ...} into us (the record does not store its id). */
-static store_status_t session_decode(const struct redisReply *r, update_session_t *us,
-                                     int64_t *now) {
+/* The field/value pairs of r from element `first` on into us (the record does not store its
+ * id). */
+static store_status_t session_decode(const struct redisReply *r, size_t first,
+                                     update_session_t *us) {
     memset(us, 0, sizeof(*us));
-    *now = 0;
-    if (reply_i64(r, 1, now) != C_OK ||
-        fields_decode(session_fields, ARRAY_LEN(session_fields), us, r, 2, session_extra) != C_OK) {
+    if (fields_decode(session_fields, ARRAY_LEN(session_fields), us, r, first, session_extra) !=
+        C_OK) {
         store_log("session record: malformed");
         return ST_INTERNAL;
     }
@@ -134,28 +134,39 @@ void store_session_create(store_t *st, const store_auth_t *auth, const char *new
 }
 
 /* A get: the caller is authorized from the login cache (store_auth_resolve), then the record is
- * read by session_read.lua, a script of two plain commands, and the owner rule is applied
- * here: to anyone but its owner or an operator the session does not exist. */
+ * read with a plain HGETALL (Redis's time comes from store_redis_now), or, before the link's
+ * clock is known, by session_read.lua (HGETALL and TIME). The owner rule is applied here: to
+ * anyone but its owner or an operator the session does not exist. */
 typedef struct {
     store_t *st;
     store_session_cb cb;
     void *arg;
     bool operator;
+    bool plain; /* read with HGETALL (else session_read.lua) */
     char user[USER_MAX];
     char id[SESSION_ID_MAX];
 } session_read_t;
 
+/* HGETALL's field/value array (no status; empty: no such record), or session_read.lua's
+ * {'OK', now, field, value, ...}. */
 static void reply_session_read(store_status_t s, const struct redisReply *r, store_fn_t cb,
                                void *arg) {
     (void)cb;
     session_read_t *rd = arg;
     update_session_t us;
     int64_t now = 0;
+    size_t first = 2;
+    if (s == ST_OK && rd->plain) { /* no status in front */
+        first = 0;
+        if (reply_len(r) == 0 || !store_redis_now(rd->st, &now)) s = ST_NOT_FOUND;
+    } else if (s == ST_OK && reply_i64(r, 1, &now) != C_OK) {
+        s = ST_INTERNAL;
+    }
     if (s == ST_OK) {
-        const char *owner = reply_field(r, 2, "owner");
+        const char *owner = reply_field(r, first, "owner");
         if (!rd->operator && (!owner || strcmp(owner, rd->user) != 0))
             s = ST_NOT_FOUND;
-        else if ((s = session_decode(r, &us, &now)) == ST_OK)
+        else if ((s = session_decode(r, first, &us)) == ST_OK)
             copy_str(us.id, sizeof(us.id), rd->id);
     }
     rd->cb(rd->arg, s, s == ST_OK ? &us : NULL, now);
@@ -165,6 +176,7 @@ static void reply_session_read(store_status_t s, const struct redisReply *r, sto
 static void session_read_authed(void *ctx, store_status_t s, const login_seen_t *who) {
     session_read_t *rd = ctx;
     char item[ID_MAX];
+    int64_t now;
     store_cmd_t c;
     cmd_init(&c, rd->st);
     if (s != ST_OK) {
@@ -174,7 +186,8 @@ static void session_read_authed(void *ctx, store_status_t s, const login_seen_t 
         copy_str(rd->user, sizeof(rd->user), who->user);
     }
     cmd_key_session(&c, rd->id, item);
-    store_eval(&c, SCRIPT_SESSION_READ, reply_session_read, NULL, rd);
+    rd->plain = store_redis_now(rd->st, &now);
+    store_eval(&c, rd->plain ? CMD_HGETALL : SCRIPT_SESSION_READ, reply_session_read, NULL, rd);
 }
 
 void store_session_get(store_t *st, const store_auth_t *auth, const char *id,

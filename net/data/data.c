@@ -9,25 +9,17 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <uuid/uuid.h>
 
 #include "core/spec.h"
+#include "net/api.h"
 #include "net/log.h"
 
 #define BEAT_MAX_MS 1000
 #define BEAT_MIN_MS 10
 
-void data_uuid(char *out) {
-    uuid_t u;
-    uuid_generate_random(u);
-    uuid_unparse_lower(u, out);
-}
+void data_uuid(char *out) { new_uuid(out); }
 
-int64_t data_mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+int64_t data_mono_ms(void) { return mono_ms(); }
 
 void data_respond_failure(http_request_t *req, int status, const vapi_failure_t *f,
                           const char *extra_headers) {

@@ -27,16 +27,20 @@ end
 local it = redis.call('HMGET', KEYS[2], 'library_type', 'content_version')
 if not it[1] then return {'NOT_FOUND'} end
 if it[1] == 'SUBSCRIBED' then return {'WRONG_TYPE'} end
-local holder = redis.call('GET', KEYS[3])
-if holder then
-  local hrec = session_keys(ARGV[8], holder)
+-- The lock is tried first (the common case: free, one command); a holder found is looked at
+-- only then, and the lock tried again if the holder turned out to be over.
+local locked = redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5])
+if not locked then
+  local holder = redis.call('GET', KEYS[3])
+  local hrec = holder and session_keys(ARGV[8], holder)
   if hrec and redis.call('EXISTS', hrec) == 1 then
     session_expire_if_due(hrec, KEYS[3], KEYS[2], KEYS[5], holder, ARGV[10], ARGV[11], ARGV[12], now, true)
   else
     redis.call('DEL', KEYS[3]) -- the holder's record is gone: nothing can release this lock
   end
+  locked = redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5])
 end
-if not redis.call('SET', KEYS[3], sid, 'NX', 'PX', ARGV[5]) then
+if not locked then
   -- the holder's id is named to its owner only (the owner rule: others must not learn it)
   local busy = redis.call('GET', KEYS[3])
   local brec = session_keys(ARGV[8], busy)

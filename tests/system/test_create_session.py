@@ -27,6 +27,12 @@ class CreateSessionTest(ServerTestCase):
         sid = r.json
         self.assertIsInstance(sid, str)
         self.assertTrue(sid)
+        # "<item>:<uuid>", the UUID random (version 4, RFC 4122 variant) and lower case
+        ids = [sid.rpartition(":")[2], item]
+        for text in ids:
+            u = uuid.UUID(text)
+            self.assertEqual((u.version, u.variant, str(u)), (4, uuid.RFC_4122, text), text)
+        self.assertEqual(sid.rpartition(":")[0], item)
 
         g = self.admin.get(UPDATE_SESSION_PATH + "/" + sid)
         self.assertStatus(g, 200, "get")

@@ -152,7 +152,8 @@ class CreateSessionErrorsTest(ServerTestCase):
         for method, path in (("PUT", UPDATE_SESSION_PATH),
                              ("DELETE", UPDATE_SESSION_PATH),
                              ("PATCH", "/api/session"),
-                             ("PUT", "/api/content/library/item")):
+                             ("PUT", "/api/content/library/item"),
+                             ("DELETE", "/api/content/library/item/download-session")):
             with self.subTest(method=method, path=path):
                 r = self.admin.request(method, path, {})
                 self.assertTrue(400 <= r.status < 500, "%s %s: %d %r" % (
@@ -160,6 +161,9 @@ class CreateSessionErrorsTest(ServerTestCase):
                 self.assertIsInstance(r.json, dict, r.raw[:300])
                 self.assertIsInstance(r.json.get("error_type"), str, r.raw[:300])
                 self.assertIsInstance(r.json.get("messages"), list, r.raw[:300])
+                # the path exists: the method is what is wrong (DELETE .../item/update-session
+                # is not a delete of an item named "update-session")
+                self.assertIn("is not supported on", r.raw.decode(), r.raw[:300])
 
 
 if __name__ == "__main__":

@@ -74,6 +74,9 @@ class LoginCacheTest(ApiTestCase):
                             ((time.monotonic() - t0) * 1000))
         self.assertLess(time.monotonic() - t0, LOGOUT_VISIBLE_S)
         self.assertStatus(self.get_on(self.a, token, sid), 401, "GET on a after its logout")
+        # A change (its script trusts the instance's cache for who calls) is refused too.
+        r = Client(self.b, token=token).post(session_path(sid, "cancel"))
+        self.assertStatus(r, 401, "cancel on b after the logout")
 
     def test_logout_while_subscription_down_is_refused(self):
         token, sid = self.session_on_a()
@@ -104,6 +107,21 @@ class LoginCacheTest(ApiTestCase):
         self.assertStatus(self.get_on(self.b, token, sid), 200, "GET on b")
         time.sleep(3.0 + 1.2)  # --login-idle 3, plus the renewal step
         self.assertStatus(self.get_on(self.b, token, sid), 401, "GET on b after the idle time")
+
+    def test_changes_from_the_cache_keep_owner_and_privileges(self):
+        token, sid = self.session_on_a()
+        other = Client(self.b)
+        other.login("other", USERS["other"][0])
+        reader = Client(self.b)
+        reader.login("reader", USERS["reader"][0])  # System.Read only
+        for _ in range(2):  # the second of each is authorized from b's cache
+            self.assertStatus(other.post(session_path(sid, "keep-alive")), 404,
+                              "another user's keep-alive")
+            r = reader.post("/api/content/library/item/update-session",
+                            {"library_item_id": sid.rpartition(":")[0]})
+            self.assertStatus(r, 403, "create without ContentLibrary.UpdateSession")
+        self.assertStatus(Client(self.b, token=token).post(session_path(sid, "cancel")), 204,
+                          "the owner's cancel through b")
 
     def test_use_on_one_instance_keeps_the_login_alive_for_another(self):
         token, sid = self.session_on_a()
