@@ -170,6 +170,6 @@ $(BUILD)/tests/test_config: tests/unit/test_config.c $(BUILD)/net/config.o $(BUI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka
 # The +switch-master parser of store/sentinel.c (the test stubs store_log).
-$(BUILD)/tests/test_sentinel: tests/unit/test_sentinel.c $(BUILD)/store/sentinel.o $(CORE_OBJ)
+$(BUILD)/tests/test_sentinel: tests/unit/test_sentinel.c $(BUILD)/store/sentinel.o $(BUILD)/store/subscription.o $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.o,$^) $(LDLIBS) -lcmocka

@@ -84,10 +84,17 @@ static const option_t options[] = {
     {"redis-wait-replicas", OPT_INT, "N", "0", "after every acknowledged change, wait for N Redis replicas (WAIT, within the Redis timeout); fewer: 503", F(redis_wait_replicas), 0, 100},
 };
 
+void config_secret_path(const config_t *cfg, char *out, size_t size) {
+    if (cfg->secret_file[0])
+        copy_str(out, size, cfg->secret_file);
+    else
+        snprintf(out, size, "%s/" SECRET_FILE_DEFAULT, cfg->storage_dir);
+}
+
 /* What --help says for an empty default. */
 static const char *default_text(const option_t *o) {
     if (o->def[0]) return o->def;
-    if (strcmp(o->name, "secret-file") == 0) return "<storage-dir>/.secret";
+    if (strcmp(o->name, "secret-file") == 0) return "<storage-dir>/" SECRET_FILE_DEFAULT;
     if (strcmp(o->name, "public-url") == 0) return "http:// + the --listen address";
     return "none";
 }
@@ -426,8 +433,7 @@ int config_check(const config_t *cfg) {
     users_free(users);
     if (check_dir("--storage-dir", cfg->storage_dir) != C_OK) rc = C_ERR;
     char secret[PATH_MAX + 16];
-    if (cfg->secret_file[0]) copy_str(secret, sizeof(secret), cfg->secret_file);
-    else snprintf(secret, sizeof(secret), "%s/.secret", cfg->storage_dir);
+    config_secret_path(cfg, secret, sizeof(secret));
     struct stat sb;
     if (stat(secret, &sb) == 0) {
         unsigned char key[SECRET_BYTES];

@@ -67,6 +67,9 @@ int config_parse(config_t *cfg, int argc, char **argv);
  * is usable, the access log can be appended to, the addresses resolve. Logs every problem;
  * C_OK when there is none. Changes nothing. */
 int config_check(const config_t *cfg);
+/* The upload-token secret's file: --secret-file, else SECRET_FILE_DEFAULT in --storage-dir. */
+#define SECRET_FILE_DEFAULT ".secret"
+void config_secret_path(const config_t *cfg, char *out, size_t size);
 /* The store settings derived from the command line. */
 void config_store(const config_t *cfg, store_config_t *out);
 

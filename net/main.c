@@ -191,10 +191,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     char secret_path[PATH_MAX + 16];
-    if (app.cfg.secret_file[0])
-        copy_str(secret_path, sizeof(secret_path), app.cfg.secret_file);
-    else
-        snprintf(secret_path, sizeof(secret_path), "%s/.secret", app.cfg.storage_dir);
+    config_secret_path(&app.cfg, secret_path, sizeof(secret_path));
     if (secret_load(secret_path, app.upload_secret, &why) != C_OK) {
         log_msg(LV_ERROR, "cannot use the secret file %s: %s", secret_path, why);
         return 1;

@@ -26,14 +26,11 @@
  * allocated at the first fill); a full set replaces the entry that expires first. */
 #include "store/logincache.h"
 #include "store/redis.h"
+#include "store/subscription.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
 
 #define LC_SETS 4096
 #define LC_WAYS 4
@@ -54,19 +51,11 @@ struct logincache {
     uint64_t version;  /* moves on every invalidation */
     store_login_cache_stats_t stats;
 
-    redisAsyncContext *sac; /* the subscription, NULL when none */
-    bool subscribed;        /* SUBSCRIBE confirmed on sac */
-    unsigned sub_gen;       /* the store link generation sac belongs to */
-    struct event *timer;    /* bounds connect + SUBSCRIBE; the retry delay */
-    int backoff_ms;
+    subscription_t *sub;  /* to P logouts */
+    unsigned sub_gen;     /* the store link generation it was made on */
     bool logged_down;
     char channel[96];
 };
-
-static void ms_tv(struct timeval *tv, int ms) {
-    tv->tv_sec = ms / 1000;
-    tv->tv_usec = (ms % 1000) * 1000;
-}
 
 static int64_t idle_ms(const logincache_t *lc) { return store_cfg(lc->st)->login_idle_ms; }
 
@@ -90,133 +79,52 @@ static void clear_all(logincache_t *lc) {
 
 /* Served from the cache only while the subscription is confirmed on the link in use. */
 static bool active(const logincache_t *lc) {
-    return lc->subscribed && store_connected(lc->st) && lc->sub_gen == store_link_gen(lc->st);
+    return subscription_confirmed(lc->sub) && store_connected(lc->st) &&
+           lc->sub_gen == store_link_gen(lc->st);
 }
 
-/* ---- the subscription ---------------------------------------------------------------------- */
+/* ---- the subscription (store/subscription.c) ---------------------------------------------- */
 
-static void sub_connect(logincache_t *lc);
-
-static void sub_close(logincache_t *lc) {
-    redisAsyncContext *ac = lc->sac;
-    lc->sac = NULL;
-    lc->subscribed = false;
-    if (ac) {
-        ac->data = NULL;
-        redisAsyncFree(ac);
-    }
+/* On the server the store's link is on (after a failover: the new primary); not while the
+ * link is down (the next READY calls logincache_link_ready). */
+static bool sub_target(void *arg, const char **host, int *port, const char **unix_path) {
+    logincache_t *lc = arg;
+    if (!store_connected(lc->st)) return false;
+    store_link_target(lc->st, host, port, unix_path);
+    lc->sub_gen = store_link_gen(lc->st);
+    return true;
 }
 
-/* Lost (or never made): forget everything, try again after the backoff while the link is up
- * (a new link starts one itself, logincache_link_ready). */
-static void sub_lost(logincache_t *lc, const char *why) {
+static void sub_confirmed(void *arg) {
+    logincache_t *lc = arg;
+    clear_all(lc); /* nothing heard before this counts */
+    if (lc->logged_down) store_log_at(STORE_LOG_INFO, "login cache on: subscribed to %s", lc->channel);
+    lc->logged_down = false;
+}
+
+static void sub_message(void *arg, const char *text, size_t len) {
+    logincache_t *lc = arg;
+    char hex[LOGIN_HEX_LEN + 1];
+    if (len != LOGIN_HEX_LEN) return;
+    memcpy(hex, text, len);
+    hex[len] = '\0';
+    lc->stats.invalidations++;
+    logincache_forget(lc, hex);
+}
+
+/* Everything cached is forgotten: a logout published meanwhile was not heard. */
+static void sub_lost(void *arg, const char *why) {
+    logincache_t *lc = arg;
     clear_all(lc);
-    lc->subscribed = false;
     if (!lc->logged_down && store_connected(lc->st))
         store_log("login cache off: %s subscription lost (%s)", lc->channel, why);
     lc->logged_down = true;
-    struct timeval tv;
-    ms_tv(&tv, lc->backoff_ms);
-    evtimer_add(lc->timer, &tv);
-    lc->backoff_ms = lc->backoff_ms * 2 > SUB_BACKOFF_MAX_MS ? SUB_BACKOFF_MAX_MS : lc->backoff_ms * 2;
-}
-
-/* Every reply of the subscribed context: the SUBSCRIBE confirmation, then messages. */
-static void sub_on_message(redisAsyncContext *ac, void *reply, void *privdata) {
-    (void)privdata;
-    logincache_t *lc = ac->data;
-    redisReply *r = reply;
-    if (!lc || ac != lc->sac) return;
-    if (!r) { /* hiredis is freeing the context */
-        lc->sac = NULL;
-        sub_lost(lc, ac->errstr[0] ? ac->errstr : "connection closed");
-        return;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    const char *kind = r->element[0]->str;
-    if (strcmp(kind, "subscribe") == 0) {
-        clear_all(lc); /* nothing heard before this counts */
-        lc->subscribed = true;
-        lc->sub_gen = store_link_gen(lc->st);
-        lc->backoff_ms = SUB_BACKOFF_MIN_MS;
-        event_del(lc->timer);
-        if (lc->logged_down) store_log_at(STORE_LOG_INFO, "login cache on: subscribed to %s", lc->channel);
-        lc->logged_down = false;
-    } else if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING) {
-        lc->stats.invalidations++;
-        logincache_forget(lc, r->element[2]->str);
-    }
-}
-
-static void sub_on_connect(const redisAsyncContext *cac, int status) {
-    logincache_t *lc = cac->data;
-    if (!lc || cac != lc->sac || status == REDIS_OK) return;
-    lc->sac = NULL; /* hiredis frees it after this */
-    event_del(lc->timer);
-    sub_lost(lc, cac->errstr[0] ? cac->errstr : "connect failed");
-}
-
-static void sub_on_disconnect(const redisAsyncContext *cac, int status) {
-    (void)status;
-    logincache_t *lc = cac->data;
-    if (!lc || cac != lc->sac) return;
-    lc->sac = NULL;
-    event_del(lc->timer);
-    sub_lost(lc, cac->errstr[0] ? cac->errstr : "connection closed");
-}
-
-/* Subscribes on the server the store's link is on (after a failover: the new primary). */
-static void sub_connect(logincache_t *lc) {
-    const char *host, *unix_path;
-    int port;
-    sub_close(lc);
-    if (!store_connected(lc->st)) return; /* the next READY calls logincache_link_ready */
-    store_link_target(lc->st, &host, &port, &unix_path);
-    redisAsyncContext *ac = unix_path ? redisAsyncConnectUnix(unix_path)
-                                      : host ? redisAsyncConnect(host, port) : NULL;
-    if (!ac || ac->err) {
-        if (ac) redisAsyncFree(ac);
-        sub_lost(lc, "cannot connect");
-        return;
-    }
-    ac->data = lc;
-    redisLibeventAttach(ac, store_base(lc->st));
-    redisAsyncSetConnectCallback(ac, sub_on_connect);
-    redisAsyncSetDisconnectCallback(ac, sub_on_disconnect);
-    lc->sac = ac;
-    const char *argv[2] = {"SUBSCRIBE", lc->channel};
-    size_t len[2] = {9, strlen(lc->channel)};
-    if (redisAsyncCommandArgv(ac, sub_on_message, NULL, 2, argv, len) != REDIS_OK) {
-        sub_close(lc);
-        sub_lost(lc, "cannot send SUBSCRIBE");
-        return;
-    }
-    redisEnableKeepAlive(&ac->c); /* a server that vanished silently is noticed */
-    struct timeval tv;
-    ms_tv(&tv, store_cfg(lc->st)->connect_timeout_ms);
-    evtimer_add(lc->timer, &tv);
-}
-
-/* Not confirmed in time (drop it and retry later), or the retry delay passed. */
-static void sub_timer(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    logincache_t *lc = arg;
-    if (lc->sac && !lc->subscribed) {
-        sub_close(lc);
-        sub_lost(lc, "no SUBSCRIBE confirmation in time");
-        return;
-    }
-    if (!lc->sac) sub_connect(lc);
 }
 
 void logincache_link_ready(logincache_t *lc) {
     if (!lc) return;
     clear_all(lc);
-    event_del(lc->timer);
-    lc->backoff_ms = SUB_BACKOFF_MIN_MS;
-    sub_connect(lc);
+    subscription_start(lc->sub);
 }
 
 /* ---- the cache ----------------------------------------------------------------------------- */
@@ -303,26 +211,31 @@ void logincache_stats(const logincache_t *lc, store_login_cache_stats_t *out) {
 }
 
 logincache_t *logincache_new(store_t *st) {
+    static const subscription_fns_t fns = {sub_target, sub_confirmed, sub_message, sub_lost};
     logincache_t *lc = calloc(1, sizeof(*lc));
     if (!lc) return NULL;
     lc->st = st;
-    lc->backoff_ms = SUB_BACKOFF_MIN_MS;
+    lc->logged_down = false;
     size_t plen;
     const char *prefix = store_prefix(st, &plen);
-    if (plen + sizeof(CHANNEL_SUFFIX) > sizeof(lc->channel) ||
-        !(lc->timer = evtimer_new(store_base(st), sub_timer, lc))) {
+    if (plen + sizeof(CHANNEL_SUFFIX) > sizeof(lc->channel)) {
         free(lc);
         return NULL;
     }
     memcpy(lc->channel, prefix, plen);
     memcpy(lc->channel + plen, CHANNEL_SUFFIX, sizeof(CHANNEL_SUFFIX));
+    lc->sub = subscription_new(store_base(st), lc->channel, store_cfg(st)->connect_timeout_ms,
+                               SUB_BACKOFF_MIN_MS, SUB_BACKOFF_MAX_MS, &fns, lc);
+    if (!lc->sub) {
+        free(lc);
+        return NULL;
+    }
     return lc;
 }
 
 void logincache_free(logincache_t *lc) {
     if (!lc) return;
-    sub_close(lc);
-    event_free(lc->timer);
+    subscription_free(lc->sub);
     free(lc->slots);
     free(lc);
 }

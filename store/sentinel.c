@@ -4,7 +4,7 @@
  *   - a question: one short-lived context per sentinel asked, `SENTINEL
  *     get-master-addr-by-name MASTER`, each bounded by the call timeout; the sentinels are
  *     asked in turn, starting with the one that answered last, until one names the master;
- *   - the subscription: one context in subscribe mode (`SUBSCRIBE +switch-master`) on one
+ *   - the subscription (store/subscription.c): `SUBSCRIBE +switch-master` on one
  *     sentinel at a time, moved to the next sentinel with backoff when it is lost or does not
  *     confirm within the call timeout. A message naming our master is handed to store/redis.c,
  *     which re-resolves (a graceful failover demotes the old primary without closing our link,
@@ -29,6 +29,7 @@
 #include <hiredis/hiredis.h>
 
 #include "store/redis.h"
+#include "store/subscription.h"
 
 #define SUB_BACKOFF_MIN_MS 100
 #define SUB_BACKOFF_MAX_MS 2000
@@ -59,12 +60,9 @@ struct sentinel {
     int last_port;
 
     /* The subscription. */
-    redisAsyncContext *sac;
+    subscription_t *subs;     /* store/subscription.c */
     int sub;                  /* index of the sentinel subscribed to (or being tried) */
-    bool subscribed;
     bool sub_logged_down;
-    int sub_backoff_ms;
-    struct event *stimer;     /* bounds connect + SUBSCRIBE; then the retry delay */
     struct event *switch_ev;  /* hands a +switch-master to store/redis.c */
     char sw_host[HOST_MAX];
     int sw_port;
@@ -201,23 +199,37 @@ void sentinel_resolve(sentinel_t *s) {
 
 /* ---- the subscription ---------------------------------------------------------------------- */
 
-/* Tries the next sentinel after the backoff (doubling, up to SUB_BACKOFF_MAX_MS). */
-static void sub_retry_later(sentinel_t *s) {
-    s->subscribed = false;
-    s->sub = (s->sub + 1) % s->n;
-    struct timeval tv;
-    ms_tv(&tv, s->sub_backoff_ms);
-    evtimer_add(s->stimer, &tv);
-    s->sub_backoff_ms = s->sub_backoff_ms * 2 > SUB_BACKOFF_MAX_MS ? SUB_BACKOFF_MAX_MS
-                                                                   : s->sub_backoff_ms * 2;
-}
-
-static void sub_lost(sentinel_t *s, const char *why) {
+/* Lost: the next attempt (after the subscription's backoff) goes to the next sentinel. */
+static void sub_lost(void *arg, const char *why) {
+    sentinel_t *s = arg;
     if (!s->sub_logged_down)
         store_log("sentinel %s:%d: %s subscription lost (%s); trying the next sentinel",
                   s->host[s->sub], s->port[s->sub], SWITCH_CHANNEL, why);
     s->sub_logged_down = true;
-    sub_retry_later(s);
+    s->sub = (s->sub + 1) % s->n;
+}
+
+static bool sub_target(void *arg, const char **host, int *port, const char **unix_path) {
+    sentinel_t *s = arg;
+    *host = s->host[s->sub];
+    *port = s->port[s->sub];
+    *unix_path = NULL;
+    return true;
+}
+
+static void sub_confirmed(void *arg) {
+    sentinel_t *s = arg;
+    if (s->sub_logged_down)
+        store_log("sentinel %s:%d: following %s", s->host[s->sub], s->port[s->sub], SWITCH_CHANNEL);
+    s->sub_logged_down = false;
+}
+
+/* A +switch-master naming our master goes to store/redis.c from a timer. */
+static void sub_message(void *arg, const char *text, size_t len) {
+    sentinel_t *s = arg;
+    if (sentinel_parse_switch(text, len, s->master, s->sw_host, sizeof(s->sw_host), &s->sw_port) ==
+        C_OK)
+        event_active(s->switch_ev, EV_TIMEOUT, 1);
 }
 
 int sentinel_parse_switch(const char *msg, size_t len, const char *master, char *host,
@@ -248,82 +260,6 @@ int sentinel_parse_switch(const char *msg, size_t len, const char *master, char 
     host[wlen[3]] = '\0';
     *port = (int)p;
     return C_OK;
-}
-
-/* Every reply of the subscribed context: the SUBSCRIBE confirmation, then messages. */
-static void sub_on_message(redisAsyncContext *ac, void *reply, void *privdata) {
-    (void)privdata;
-    sentinel_t *s = ac->data;
-    redisReply *r = reply;
-    if (!s || ac != s->sac) return;
-    if (!r) { /* hiredis is freeing the context */
-        s->sac = NULL;
-        sub_lost(s, ac->errstr[0] ? ac->errstr : "connection closed");
-        return;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        r->element[0]->type != REDIS_REPLY_STRING)
-        return;
-    const char *kind = r->element[0]->str;
-    if (strcmp(kind, "subscribe") == 0) {
-        s->subscribed = true;
-        s->sub_backoff_ms = SUB_BACKOFF_MIN_MS;
-        event_del(s->stimer);
-        if (s->sub_logged_down)
-            store_log("sentinel %s:%d: following %s", s->host[s->sub], s->port[s->sub],
-                      SWITCH_CHANNEL);
-        s->sub_logged_down = false;
-    } else if (strcmp(kind, "message") == 0 && r->element[2]->type == REDIS_REPLY_STRING &&
-               sentinel_parse_switch(r->element[2]->str, r->element[2]->len, s->master,
-                                     s->sw_host, sizeof(s->sw_host), &s->sw_port) == C_OK) {
-        event_active(s->switch_ev, EV_TIMEOUT, 1);
-    }
-}
-
-static void sub_on_connect(const redisAsyncContext *cac, int status) {
-    sentinel_t *s = cac->data;
-    if (!s || cac != s->sac || status == REDIS_OK) return;
-    s->sac = NULL; /* hiredis frees it after this (its NULL callbacks see sac != ac) */
-    event_del(s->stimer);
-    sub_lost(s, cac->errstr[0] ? cac->errstr : "connect failed");
-}
-
-static void sub_on_disconnect(const redisAsyncContext *cac, int status) {
-    (void)status;
-    sentinel_t *s = cac->data;
-    if (!s || cac != s->sac) return;
-    s->sac = NULL;
-    event_del(s->stimer);
-    sub_lost(s, cac->errstr[0] ? cac->errstr : "connection closed");
-}
-
-static void sub_connect(sentinel_t *s) {
-    struct timeval tv;
-    ms_tv(&tv, s->timeout_ms);
-    s->subscribed = false;
-    s->sac = ctx_open(s, s->sub, sub_on_connect, sub_on_disconnect);
-    const char *argv[2] = {"SUBSCRIBE", SWITCH_CHANNEL};
-    size_t len[2] = {9, strlen(SWITCH_CHANNEL)};
-    if (!s->sac || redisAsyncCommandArgv(s->sac, sub_on_message, NULL, 2, argv, len) != REDIS_OK) {
-        ctx_free(&s->sac);
-        sub_lost(s, "cannot connect");
-        return;
-    }
-    redisEnableKeepAlive(&s->sac->c); /* a sentinel that vanished is noticed */
-    evtimer_add(s->stimer, &tv);      /* bounds connect + SUBSCRIBE */
-}
-
-/* The subscription's timer: SUBSCRIBE not confirmed in time (drop it, try the next sentinel),
- * or the retry delay passed (connect). */
-static void sub_timer(evutil_socket_t fd, short what, void *arg) {
-    (void)fd, (void)what;
-    sentinel_t *s = arg;
-    if (s->sac && !s->subscribed) {
-        ctx_free(&s->sac);
-        sub_lost(s, "no SUBSCRIBE confirmation in time");
-        return;
-    }
-    if (!s->sac) sub_connect(s);
 }
 
 static void on_switch_ev(evutil_socket_t fd, short what, void *arg) {
@@ -363,21 +299,25 @@ sentinel_t *sentinel_new(struct event_base *base, const store_config_t *cfg,
     s->on_switch = on_switch;
     s->arg = arg;
     s->qtimer = evtimer_new(base, q_step, s);
-    s->stimer = evtimer_new(base, sub_timer, s);
     s->switch_ev = evtimer_new(base, on_switch_ev, s);
-    s->sub_backoff_ms = SUB_BACKOFF_MIN_MS;
     s->sub_logged_down = true; /* so the first confirmation is logged */
-    sub_connect(s);
+    static const subscription_fns_t fns = {sub_target, sub_confirmed, sub_message, sub_lost};
+    s->subs = subscription_new(base, SWITCH_CHANNEL, s->timeout_ms, SUB_BACKOFF_MIN_MS,
+                               SUB_BACKOFF_MAX_MS, &fns, s);
+    if (!s->subs || !s->qtimer || !s->switch_ev) {
+        sentinel_free(s);
+        return NULL;
+    }
+    subscription_start(s->subs);
     return s;
 }
 
 void sentinel_free(sentinel_t *s) {
     if (!s) return;
     ctx_free(&s->qac);
-    ctx_free(&s->sac);
-    event_free(s->qtimer);
-    event_free(s->stimer);
-    event_free(s->switch_ev);
+    subscription_free(s->subs);
+    if (s->qtimer) event_free(s->qtimer);
+    if (s->switch_ev) event_free(s->switch_ev);
     for (int i = 0; i < s->n; i++) free(s->host[i]);
     free(s->master);
     free(s);
