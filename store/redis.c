@@ -86,7 +86,8 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_item_delete[], lua_session_lib[], lua_session_change[], lua_sweep[], lua_file_add[],
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
     lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
-    lua_blobs_referenced[], lua_completions_due[], lua_session_get[], lua_sessions_active[];
+    lua_blobs_referenced[], lua_completions_due[], lua_session_get[], lua_sessions_active[],
+    lua_names_build[];
 
 /* Joined in front of a body that uses `now`, `user` and `operator` but runs without the prelude
  * (which sets them): the server itself, user false, may do what an operator may. */
@@ -145,6 +146,7 @@ static const struct {
     [SCRIPT_BLOBS_REFERENCED] = {"blobs_referenced", lua_blobs_referenced, false, true, .effect = FX_READ},
     [SCRIPT_COMPLETIONS_DUE] = {"completions_due", lua_completions_due, false, true, .effect = FX_HOUSEKEEPING},
     [SCRIPT_SESSIONS_ACTIVE] = {"sessions_active", lua_sessions_active, false, false, .effect = FX_READ},
+    [SCRIPT_NAMES_BUILD] = {"names_build", lua_names_build, false, false, .effect = FX_HOUSEKEEPING},
 };
 
 typedef enum { LINK_DOWN, LINK_RESOLVING, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;

@@ -4,8 +4,10 @@
 -- The answer is in library order (P libs), then item order (the library's item set). With a
 -- name the candidates come from an index, so the cost is that of the matches, not of the store:
 -- the library's name hash (P lib:<id>:names) when a library is given, else the global name
--- index (P iname:<lower name>, item ids in any library). Without a name the library's items
--- (or every library's) are scanned: such a find answers what it scans, and the API has no cursor.
+-- index (P iname:<lower name>, item ids in any library) once it is built (P names:built =
+-- 'done'; names_build.lua builds it for a store of before it, and till then a name is found by
+-- the scan). Without a name the library's items (or every library's) are scanned: such a find
+-- answers what it scans, and the API has no cursor.
 local p = ARGV[7]
 local name, typ = string.lower(ARGV[3]), string.lower(ARGV[5])
 
@@ -27,7 +29,7 @@ local function before(sa, a, sb, b)
 end
 
 local out = {'OK'}
-if name ~= '' then
+if name ~= '' and (ARGV[4] ~= '' or redis.call('GET', p .. 'names:built') == 'done') then
   local ids
   if ARGV[4] ~= '' then
     local id = redis.call('HGET', p .. 'lib:' .. ARGV[4] .. ':names', name)

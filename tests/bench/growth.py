@@ -26,6 +26,8 @@ started on them. What each operation is measured on:
                   100 sessions of the user among N of another user
   session_publish an item with N published files; one session adds one 1 KiB PUSH file and
                   completes (file list + the publishing script); the item's size is checked
+  names_build     the one-off build of the global name index of the N items (a store of before
+                  it): the sweeper's calls, from a second instance (--server only)
 
 --base BIN runs every measurement with that binary too, alternating with --server per size
 (same Redis, same data), and prints the ratio base / server. "flat" = the largest call at the
@@ -201,6 +203,8 @@ def run_size(redis, binary, n, repeats):
 
     # item_find: n items in libraries of PER_LIBRARY
     libs = fill_items(redis, p, "a0000000", n, PER_LIBRARY)
+    res["names_build (once)"] = names_build(redis, p, binary)
+    redis.command("SET", p + "names:built", "done")
     mid = n // 2
     server.start()
     try:
@@ -278,6 +282,35 @@ def run_size(redis, binary, n, repeats):
     return res
 
 
+def names_build(redis, prefix, binary):
+    """The one-off build of the global name index of a store made before it (names_build.lua,
+    run by the sweeper; the fill wrote the index, this rebuilds it): (median, largest call us,
+    calls), or None for a binary without it."""
+    with open(binary, "rb") as f:
+        if b"names_build.lua" not in f.read():
+            return None
+    saved = [k for k in redis.command("KEYS", prefix + "iname:*")]
+    if saved:
+        redis.command("DEL", *saved)
+    redis.command("SLOWLOG", "RESET")
+    server = harness.Server(redis=redis, prefix=prefix, args=["--sweep-interval-ms", "50"])
+    try:
+        deadline = time.monotonic() + 600
+        while redis.command("GET", prefix + "names:built") != b"done":
+            if time.monotonic() > deadline or not server.alive():
+                return None
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    key = (prefix + "libs").encode()
+    calls = [int(e[2]) for e in redis.command("SLOWLOG", "GET", "-1")
+             if len(e[3]) > 3 and e[3][0].upper() == b"EVALSHA" and e[3][2] == b"4"
+             and e[3][3] == key]
+    if not calls:
+        return None
+    return statistics.median(calls), max(calls), len(calls)
+
+
 def upload(uri, body):
     import http.client
     import urllib.parse
@@ -294,7 +327,8 @@ def upload(uri, body):
 
 
 OPS = ("item_find name", "item_find name+library", "session_publish", "session_list (N own)",
-       "session_list (100 own)", "library_delete")
+       "session_list (100 own)", "library_delete", "names_build (once)")
+MANY_CALLS = ("library_delete", "names_build (once)")
 
 
 def report(sizes, results, labels):
@@ -308,16 +342,20 @@ def report(sizes, results, labels):
         for n in sizes:
             row = "%-24s %8d" % (op, n)
             for l in labels:
-                med, mx, calls = results[l][n][op]
-                cell = "%.0f / %.0f" % (med, mx)
-                if op == "library_delete":
-                    cell += " x%d" % calls
+                got = results[l][n].get(op)
+                cell = "-"
+                if got:
+                    cell = "%.0f / %.0f" % (got[0], got[1])
+                    if op in MANY_CALLS:
+                        cell += " x%d" % got[2]
                 row += " %22s" % cell
-            if len(labels) == 2:
+            if len(labels) == 2 and results[labels[0]][n].get(op):
                 row += " %11.1fx" % (results[labels[0]][n][op][1] /
                                      max(1, results[labels[1]][n][op][1]))
             lines.append(row)
         srv = labels[-1]
+        if not results[srv][sizes[0]].get(op):
+            continue
         lo, hi = results[srv][sizes[0]][op][0], results[srv][sizes[-1]][op][0]
         top = results[srv][sizes[-1]][op][1]
         flat = hi <= BOUND_US and hi <= FLAT_FACTOR * max(lo, 20)
@@ -363,7 +401,8 @@ def main():
         os.makedirs(out, exist_ok=True)
         with open(os.path.join(out, "growth.txt"), "w") as f:
             f.write(text)
-    print("GROWTHRESULT " + json.dumps({l: {str(n): {op: results[l][n][op][1] for op in OPS}
+    print("GROWTHRESULT " + json.dumps({l: {str(n): {op: results[l][n][op][1] for op in OPS
+                                                     if results[l][n].get(op)}
                                             for n in sizes} for l in labels}))
     return 0
 

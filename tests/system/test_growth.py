@@ -7,6 +7,8 @@ answers, in both wire flavours:
     and every item are NOT_FOUND, no key of theirs is left, their ACTIVE session is CANCELED,
     their directories are on the garbage list, and this within a bounded time; two deletes of
     one library at once both end well;
+  * a store made before the global name index gets it built by the sweepers (names_build.lua),
+    and finds by name meanwhile by the old scan;
   * the session list reads no record per id: a session whose retention ended is left out before
     any sweep drops its id;
   * publish moves the item's size by the session's files (added, replaced, removed), and an
@@ -20,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ServerTestCase, uniq  # noqa: E402
+from harness import Server, ServerTestCase, uniq  # noqa: E402
 from test_files import blob, upload  # noqa: E402
 from test_rest import (A_ITEM, A_LOCAL_LIBRARY, R_ITEM, R_LOCAL_LIBRARY, R_SESSION,  # noqa: E402
                        A_SESSION, ApiWire, RestCase, RestWire, rid)
@@ -124,6 +126,47 @@ class FindTest(GrowthCase):
             self.assertEqual(self.ok(w.find_items({"name": name})),
                              self.by_library([(lib1, a2), (lib2, b)]))
         self.each_wire(run)
+
+
+class NamesBuildTest(GrowthCase):
+
+    def wait_built(self, redis, limit_s=10.0):
+        deadline = time.monotonic() + limit_s
+        while redis.command("GET", self.key("names:built")) != b"done":
+            self.assertLess(time.monotonic(), deadline, "index not built within %.0f s" % limit_s)
+            time.sleep(0.05)
+
+    def test_index_of_an_older_store_is_built(self):
+        w = self.wire(GrowthApi)
+        libs = [self.library(w) for _ in range(3)]
+        items = {}
+        for k, lib in enumerate(libs):
+            for i in range(60):  # 180 names: more than one names_build.lua call (128)
+                items[self.item(w, lib, "nb-%d-%02d" % (k, i))] = (lib, "nb-%d-%02d" % (k, i))
+        shared = uniq("nb-shared")
+        both = [(libs[0], self.item(w, libs[0], shared)), (libs[2], self.item(w, libs[2], shared))]
+        redis = self.server.redis
+        # what a store of before the index holds: no P iname:* key, no P names:built
+        old = [k for k in redis.keys(self.key("iname:"))]
+        self.assertGreaterEqual(len(old), 181)
+        self.wait_built(redis)  # this instance's sweeper found nothing to index
+        redis.command("DEL", self.key("names:built"), *old)
+        # found by the scan meanwhile (this instance's sweeper built its index already)
+        self.assertEqual(self.ok(w.find_items({"name": shared})), self.by_library(both))
+        self.assertEqual(self.ok(w.find_items({"name": "NB-1-07"})),
+                         [i for i, v in items.items() if v[1] == "nb-1-07"])
+        # another instance's sweeper builds it
+        other = Server(redis=redis, prefix=self.server.prefix)
+        try:
+            self.wait_built(redis)
+        finally:
+            other.stop()
+        for item, (lib, name) in items.items():
+            self.assertEqual(redis.command("SMEMBERS", self.key("iname:", name)),
+                             [item.encode()], name)
+        self.assertFalse(redis.keys(self.key("names:cursor")))
+        self.assertFalse(redis.keys(self.key("names:todo")))
+        self.assertEqual(self.ok(w.find_items({"name": shared})), self.by_library(both))
 
 
 class LibraryDeleteTest(GrowthCase):
