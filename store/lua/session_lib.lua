@@ -69,10 +69,12 @@ local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, re
   garbage(prefix, 'staging/' .. item .. '/' .. uuid)
   session_event(prefix, sid, item, user, from, state, reason)
   redis.call('ZREM', prefix .. 'completing', sid)
-  -- the owner's session list drops the id when retention deletes the record (sweep.lua)
+  -- the owner's session list drops the id when retention deletes the record (sweep.lua); until
+  -- then session_list.lua leaves it out by the owner's own retire set
   local owner = redis.call('HGET', rec, 'owner')
   if owner then
     redis.call('ZADD', prefix .. 'retire', now + tonumber(retention_ms), owner .. '\n' .. sid)
+    redis.call('ZADD', prefix .. 'user:' .. owner .. ':retire', now + tonumber(retention_ms), sid)
   end
 end
 

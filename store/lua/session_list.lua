@@ -3,20 +3,19 @@
 -- session_access) listing one item also sees the ACTIVE session that holds it, whoever owns
 -- it: the one to cancel to free the item.
 -- The user's list holds the ids of sessions whose record exists, except those whose retention
--- has just ended: the record's TTL and its P retire entry end at the same time, and the sweeper
--- drops the id from the list a little later. So only this user's retire entries that are due,
--- or nearly (a second ahead: the TTL and Redis TIME may differ by a millisecond), have their
--- record looked up; that is the sweeper's short backlog, whatever the size of the store.
+-- has just ended: the record's TTL and its retire entries end together (their times differ by
+-- a millisecond at most: the script's clock and Redis TIME), and the sweeper drops the id from
+-- the list a little later. So only the user's own retire entries that are due, or nearly
+-- (P user:<user>:retire, 10 ms ahead), have their record looked up: the sweeper's short
+-- backlog of this user's sessions, whatever the size of the store.
 if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 0 then return {'NOT_FOUND'} end
 local ukey = ARGV[3] .. 'user:' .. user .. ':sessions'
 local gone = {}
-for _, entry in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. 'retire', '-inf', now + 1000)) do
-  local owner, sid = string.match(entry, '^(.*)\n(.*)$')
-  if owner == user then
-    local item, uuid = string.match(sid, '^(.*):([^:]*)$')
-    if not item or redis.call('EXISTS', ARGV[3] .. '{' .. item .. '}:s:' .. uuid) == 0 then
-      gone[sid] = true
-    end
+for _, sid in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. 'user:' .. user .. ':retire', '-inf',
+                                now + 10)) do
+  local item, uuid = string.match(sid, '^(.*):([^:]*)$')
+  if not item or redis.call('EXISTS', ARGV[3] .. '{' .. item .. '}:s:' .. uuid) == 0 then
+    gone[sid] = true
   end
 end
 local ids = redis.call('ZRANGE', ukey, 0, -1)

@@ -83,8 +83,8 @@ end
 return n
 """
 
-# Finished sessions of user ARGV[2] on item ARGV[3], kept for a day: record and the user's
-# list. ARGV: prefix, user, item, first index, count, creation ms.
+# Finished sessions of user ARGV[2] on item ARGV[3], kept for a day: record, the user's list
+# and the retire entries. ARGV: prefix, user, item, first index, count, creation ms.
 FILL_SESSIONS = r"""
 local p, user, item, first, n, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]),
                                      tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -96,6 +96,7 @@ for i = first, first + n - 1 do
   redis.call('PEXPIRE', rec, 86400000)
   redis.call('ZADD', p .. 'user:' .. user .. ':sessions', now + i, item .. ':' .. uuid)
   redis.call('ZADD', p .. 'retire', now + 86400000, user .. '\n' .. item .. ':' .. uuid)
+  redis.call('ZADD', p .. 'user:' .. user .. ':retire', now + 86400000, item .. ':' .. uuid)
 end
 return n
 """

@@ -27,11 +27,13 @@ def record_key(prefix, sid):
 
 def end_retention(redis, prefix, sid):
     """What the end of a finished session's --retention does, now: the record's TTL runs out and
-    its P retire entry ("<user>\n<sid>") falls due together (the sweeper then drops the id from
-    the user's list). Returns 1 when the record was there."""
+    its retire entries (P retire "<user>\n<sid>", P user:<user>:retire) fall due together (the
+    sweeper then drops the id from the user's list). Returns 1 when the record was there."""
     for member in redis.command("ZRANGE", prefix + "retire", "0", "-1"):
-        if member.decode().endswith("\n" + sid):
+        owner, _, msid = member.decode().partition("\n")
+        if msid == sid:
             redis.command("ZADD", prefix + "retire", "XX", "1", member)
+            redis.command("ZADD", prefix + "user:" + owner + ":retire", "XX", "1", sid)
     return redis.command("DEL", record_key(prefix, sid))
 
 
