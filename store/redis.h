@@ -55,7 +55,7 @@ typedef enum {
     SCRIPT_BLOBS_REFERENCED,
     SCRIPT_COMPLETIONS_DUE, /* store/sweeper.c */
     SCRIPT_SESSIONS_ACTIVE, /* store/sessions.c: usd_sessions_active */
-    SCRIPT_NAMES_BUILD,     /* store/sweeper.c: the global item name index of an older store */
+    SCRIPT_NAMES_BUILD,     /* store/sweeper.c: the item name and type indexes of an older store */
     SCRIPT_COUNT
 } script_id_t;
 

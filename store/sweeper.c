@@ -10,7 +10,7 @@
  * the net layer also discards staging on cancel and fail).
  * The same tick looks at requested completes a dead instance left unfinished
  * (completions_due.lua) and hands those it claims to the store_on_completion_due hook, and,
- * until it is done, builds the global item name index of a store made before it
+ * until it is done, builds the global item name and type indexes of a store made before them
  * (names_build.lua, bounded calls one after the other). */
 #include "store/redis.h"
 
@@ -103,8 +103,9 @@ static void check_completions(sweeper_t *sw) {
     store_eval(&c, SCRIPT_COMPLETIONS_DUE, on_completions_due, NULL, sw);
 }
 
-/* Names per names_build.lua call: some 2 us each, so a call stays far below a millisecond. */
-#define NAMES_BUILD_BATCH 128
+/* Items per names_build.lua call: some 5 us each (tests/bench/growth.py), so a call stays
+ * well below a millisecond. */
+#define NAMES_BUILD_BATCH 64
 
 static void build_names(sweeper_t *sw);
 
@@ -118,7 +119,7 @@ static void on_names_built(store_status_t s, const struct redisReply *r, store_f
     const char *state = s == ST_OK ? reply_str(r, 1) : NULL;
     if (state && strcmp(state, "DONE") == 0) {
         sw->names_built = true;
-        store_log_at(STORE_LOG_INFO, "item name index: built");
+        store_log_at(STORE_LOG_INFO, "item name and type indexes: built");
     } else if (state && strcmp(state, "MORE") == 0 && !store_closing(sw->st)) {
         build_names(sw);
     }

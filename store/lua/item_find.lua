@@ -1,13 +1,15 @@
 -- item_find.lua: items by name (case-insensitive), library, type (case-insensitive) and cached
 -- state; '' = any. KEYS[2] library index. ARGV[3] name, ARGV[4] library id, ARGV[5] type,
 -- ARGV[6] cached ('1', '0' or ''), ARGV[7] key prefix.
--- The answer is in library order (P libs), then item order (the library's item set). With a
--- name the candidates come from an index, so the cost is that of the matches, not of the store:
--- the library's name hash (P lib:<id>:names) when a library is given, else the global name
--- index (P iname:<lower name>, item ids in any library) once it is built (P names:built =
--- 'done'; names_build.lua builds it for a store of before it, and till then a name is found by
--- the scan). Without a name the library's items (or every library's) are scanned: such a find
--- answers what it scans, and the API has no cursor.
+-- The answer is in library order (P libs), then item order (the library's item set). The
+-- candidates come from an index where there is one, so the cost is that of the matches, not of
+-- the store: with a name, the library's name hash (P lib:<id>:names) when a library is given,
+-- else the global name index (P iname:<lower name>, item ids in any library); with a type and
+-- no name nor library, the global type index (P itype:<lower type>). The global indexes are
+-- used once built (P names:built = 'done'; names_build.lua builds them for a store of before
+-- them; till then such a find scans). Else the library's items (or every library's) are
+-- scanned: such a find answers what it scans (the library's, or all, items of a cached state),
+-- and the API has no cursor.
 local p = ARGV[7]
 local name, typ = string.lower(ARGV[3]), string.lower(ARGV[5])
 
@@ -29,14 +31,17 @@ local function before(sa, a, sb, b)
 end
 
 local out = {'OK'}
-if name ~= '' and (ARGV[4] ~= '' or redis.call('GET', p .. 'names:built') == 'done') then
-  local ids
-  if ARGV[4] ~= '' then
-    local id = redis.call('HGET', p .. 'lib:' .. ARGV[4] .. ':names', name)
-    ids = id and {id} or {}
-  else
-    ids = redis.call('SMEMBERS', p .. 'iname:' .. name)
-  end
+local built = redis.call('GET', p .. 'names:built') == 'done'
+local ids -- the candidates an index gives, or nil: scan
+if name ~= '' and ARGV[4] ~= '' then
+  local id = redis.call('HGET', p .. 'lib:' .. ARGV[4] .. ':names', name)
+  ids = id and {id} or {}
+elseif name ~= '' and built then
+  ids = redis.call('SMEMBERS', p .. 'iname:' .. name)
+elseif typ ~= '' and ARGV[4] == '' and built then
+  ids = redis.call('SMEMBERS', p .. 'itype:' .. typ)
+end
+if ids then
   local hits = {}
   for _, id in ipairs(ids) do
     local lib = redis.call('HGET', p .. '{' .. id .. '}:item', 'library_id')

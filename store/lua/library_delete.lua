@@ -1,7 +1,7 @@
 -- library_delete.lua: deletes a library of the given type with its items, in batches so that
 -- no call blocks Redis for long: each call removes up to ARGV[9] of its items (session_lib's
--- item_remove: records, locks, published file lists, name indexes; each item's ACTIVE session
--- ends and its directory goes on the garbage list) and answers 'MORE' while items are left;
+-- item_remove: records, locks, published file lists, name and type indexes; each item's ACTIVE
+-- session ends and its directory goes on the garbage list) and answers 'MORE' while items are left;
 -- the call that finds none left deletes the library itself. store/libraries.c calls again
 -- until then and answers the client only at the end, so the library stays readable (with
 -- fewer items) while it is being deleted, and is NOT_FOUND, with all its items, once the
@@ -14,9 +14,7 @@ if redis.call('HGET', KEYS[2], 'type') ~= ARGV[4] then return {'NOT_FOUND'} end
 local ended = 0
 local ids = redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[9]) - 1)
 for _, id in ipairs(ids) do
-  local f = redis.call('HMGET', ARGV[5] .. '{' .. id .. '}:item', 'name')
-  if item_remove(ARGV[5], ARGV[3], id, f[1], ARGV[7], ARGV[8], ARGV[6], now, user,
-                 'library_delete') then
+  if item_remove(ARGV[5], ARGV[3], id, ARGV[7], ARGV[8], ARGV[6], now, user, 'library_delete') then
     ended = ended + 1
   end
 end

@@ -1,6 +1,7 @@
--- names_build.lua: builds the global name index (P iname:<lower name>, the item ids of that
--- name; item_find.lua's) from the libraries' name hashes, for the items of a store made before
--- that index existed (item_create.lua and item_remove keep it from then on). Run by every
+-- names_build.lua: builds the global name and type indexes (P iname:<lower name>,
+-- P itype:<lower type>: the item ids of that name, of that type; item_find.lua's) from the
+-- libraries' name hashes, for the items of a store made before those indexes existed
+-- (item_create.lua and item_remove keep them from then on). Run by every
 -- instance's sweeper (store/sweeper.c), again at once while it answers MORE: each call indexes
 -- about ARGV[1] names, so no call blocks Redis for long however large the store. Until the
 -- build is done (KEYS[2] = 'done'), item_find.lua finds a name the old way, by a scan.
@@ -18,7 +19,12 @@ local zcur, lib, hcur = st[1] or '0', st[2], st[3] or '0'
 while budget > 0 do
   if lib then
     local r = redis.call('HSCAN', p .. 'lib:' .. lib .. ':names', hcur, 'COUNT', budget)
-    for i = 1, #r[2], 2 do redis.call('SADD', p .. 'iname:' .. r[2][i], r[2][i + 1]) end
+    for i = 1, #r[2], 2 do
+      local id = r[2][i + 1]
+      redis.call('SADD', p .. 'iname:' .. r[2][i], id)
+      local typ = redis.call('HGET', p .. '{' .. id .. '}:item', 'type')
+      if typ and typ ~= '' then redis.call('SADD', p .. 'itype:' .. string.lower(typ), id) end
+    end
     budget = budget - math.max(1, #r[2] / 2)
     hcur = r[1]
     if hcur == '0' then lib = nil end

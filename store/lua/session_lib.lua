@@ -344,21 +344,25 @@ local function item_gone(prefix, item_id, state, msg, retention_ms, now, user, r
 end
 
 -- An item leaves the store (item delete, and each batch of a library delete): item_gone, then
--- it leaves its library's item set and name index and the global name index (P iname:<lower
--- name>, item_find's) and its record, lock, fence and published file list are deleted. lib and
--- name are the record's library_id and name. True when it ended a session.
-local function item_remove(prefix, lib, item_id, name, state, msg, retention_ms, now, user, reason)
+-- it leaves its library's item set and name index and the global indexes of item_find.lua
+-- (P iname:<lower name>, P itype:<lower type>), and its record, lock, fence and published file
+-- list are deleted. lib is the library whose item set holds it. True when it ended a session.
+local function item_remove(prefix, lib, item_id, state, msg, retention_ms, now, user, reason)
+  local k = prefix .. '{' .. item_id .. '}:'
+  local f = redis.call('HMGET', k .. 'item', 'name', 'type')
   local ended = item_gone(prefix, item_id, state, msg, retention_ms, now, user, reason)
   local libkey = prefix .. 'lib:' .. lib
   redis.call('ZREM', libkey .. ':items', item_id)
-  if name then
-    local lname = string.lower(name)
+  if f[1] then
+    local lname = string.lower(f[1])
     if redis.call('HGET', libkey .. ':names', lname) == item_id then
       redis.call('HDEL', libkey .. ':names', lname)
     end
     redis.call('SREM', prefix .. 'iname:' .. lname, item_id)
   end
-  local k = prefix .. '{' .. item_id .. '}:'
+  if f[2] and f[2] ~= '' then
+    redis.call('SREM', prefix .. 'itype:' .. string.lower(f[2]), item_id)
+  end
   redis.call('DEL', k .. 'item', k .. 'lock', k .. 'fence', k .. 'files')
   return ended
 end

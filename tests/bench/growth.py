@@ -17,8 +17,9 @@ largest call and the number of calls).
 The data are written straight into Redis in the server's key format (README "Redis keys") by
 Lua EVALs of 5 000 objects each (the API would take minutes for 100k), then one instance is
 started on them. What each operation is measured on:
-  item_find       N items in N/1000 libraries of 1 000 items; POST item?action=find with
-                  {name} (the name of one item in the middle) and with {name, library_id}
+  item_find       N items in N/1000 libraries of 1 000 items, all of type ovf but the one in
+                  the middle (iso); POST item?action=find with {name} (that item's name), with
+                  {name, library_id} and with {type: ISO}
   library_delete  one library of N items; DELETE it (then every key of its items is checked
                   gone, and the library NOT_FOUND)
   session_list    the user's list holds N sessions (finished, within retention): the answer
@@ -58,8 +59,9 @@ SERVER_ARGS = ["--redis-timeout-ms", "60000", "--sweep-interval-ms", "60000",
                "--janitor-interval-ms", "60000"]
 
 # Items (with their libraries) in the server's key format. ARGV: prefix, library id, library
-# name, first index, count, id stem (8 hex digits), creation ms. Item i is
-# <stem>-0000-4000-8000-<i as 12 hex digits>, named item-<i>.
+# name, first index, count, id stem (8 hex digits), creation ms, the index of the one item of
+# type iso (the others are ovf). Item i is <stem>-0000-4000-8000-<i as 12 hex digits>, named
+# item-<i>.
 FILL_ITEMS = r"""
 local p, lib, first, n, stem, now = ARGV[1], ARGV[2], tonumber(ARGV[4]), tonumber(ARGV[5]),
                                     ARGV[6], ARGV[7]
@@ -72,13 +74,15 @@ end
 for i = first, first + n - 1 do
   local id = string.format('%s-0000-4000-8000-%012x', stem, i)
   local name = 'item-' .. i
+  local typ = i == tonumber(ARGV[8]) and 'iso' or 'ovf'
   redis.call('HSET', p .. '{' .. id .. '}:item', 'id', id, 'library_id', lib,
-             'library_type', 'LOCAL', 'name', name, 'description', '', 'type', 'ovf',
+             'library_type', 'LOCAL', 'name', name, 'description', '', 'type', typ,
              'content_version', '1', 'metadata_version', '1', 'version', '1',
              'creation', now, 'modified', now, 'size', '0', 'cached', '0')
   redis.call('ZADD', p .. 'lib:' .. lib .. ':items', now + i, id)
   redis.call('HSET', p .. 'lib:' .. lib .. ':names', name, id)
   redis.call('SADD', p .. 'iname:' .. name, id)
+  redis.call('SADD', p .. 'itype:' .. typ, id)
 end
 return n
 """
@@ -149,7 +153,7 @@ def fill_items(redis, prefix, stem, n, per_library):
                 libs.append(lib)
             take = min(count, (k + 1) * per_library - first)
             redis.command("EVAL", FILL_ITEMS, "0", prefix, lib, "lib-%s-%d" % (stem, k),
-                          str(first), str(take), stem, str(now))
+                          str(first), str(take), stem, str(now), str(n // 2))
             first, count, k = first + take, count - take, k + 1
     return libs
 
@@ -214,7 +218,8 @@ def run_size(redis, binary, n, repeats):
         lib = libs[mid // PER_LIBRARY]
         for label, spec in (("item_find name", {"name": "ITEM-%d" % mid}),
                             ("item_find name+library", {"name": "item-%d" % mid,
-                                                        "library_id": lib})):
+                                                        "library_id": lib}),
+                            ("item_find type", {"type": "ISO"})):
             def find(spec=spec, label=label):
                 got = expect(label, admin.post(ITEM + "?action=find", spec), 200)
                 if got != want:
@@ -284,13 +289,13 @@ def run_size(redis, binary, n, repeats):
 
 
 def names_build(redis, prefix, binary):
-    """The one-off build of the global name index of a store made before it (names_build.lua,
-    run by the sweeper; the fill wrote the index, this rebuilds it): (median, largest call us,
-    calls), or None for a binary without it."""
+    """The one-off build of the global name and type indexes of a store made before them
+    (names_build.lua, run by the sweeper; the fill wrote them, this rebuilds them): (median,
+    largest call us, calls), or None for a binary without it."""
     with open(binary, "rb") as f:
         if b"names_build.lua" not in f.read():
             return None
-    saved = [k for k in redis.command("KEYS", prefix + "iname:*")]
+    saved = redis.command("KEYS", prefix + "iname:*") + redis.command("KEYS", prefix + "itype:*")
     if saved:
         redis.command("DEL", *saved)
     redis.command("SLOWLOG", "RESET")
@@ -327,8 +332,8 @@ def upload(uri, body):
         conn.close()
 
 
-OPS = ("item_find name", "item_find name+library", "session_publish", "session_list (N own)",
-       "session_list (100 own)", "library_delete", "names_build (once)")
+OPS = ("item_find name", "item_find name+library", "item_find type", "session_publish",
+       "session_list (N own)", "session_list (100 own)", "library_delete", "names_build (once)")
 MANY_CALLS = ("library_delete", "names_build (once)")
 
 

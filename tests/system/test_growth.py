@@ -1,14 +1,14 @@
 """The scripts made bounded for growing data (README "Cost as the data grows") keep their
 answers, in both wire flavours:
-  * item find by name goes through the name indexes (the library's, and the global
-    P iname:<lower name>): case-insensitive, across libraries in library order, with the library,
-    type and cached filters, and a deleted or renamed-away item is not found;
+  * item find by name or type goes through the indexes (the library's name hash, the global
+    P iname:<lower name> and P itype:<lower type>): case-insensitive, across libraries in
+    library order, with the other filters, and a deleted item is not found;
   * a library delete runs in batches of items (store/libraries.c): once it answered, the library
     and every item are NOT_FOUND, no key of theirs is left, their ACTIVE session is CANCELED,
     their directories are on the garbage list, and this within a bounded time; two deletes of
     one library at once both end well;
-  * a store made before the global name index gets it built by the sweepers (names_build.lua),
-    and finds by name meanwhile by the old scan;
+  * a store made before the global name and type indexes gets them built by the sweepers
+    (names_build.lua), and finds by name meanwhile by the old scan;
   * the session list reads no record per id: a session whose retention ended is left out before
     any sweep drops its id;
   * publish moves the item's size by the session's files (added, replaced, removed), and an
@@ -32,6 +32,10 @@ DELETE_BOUND_S = 10.0     # the whole delete of DELETE_ITEMS items, ASan build
 
 
 class GrowthApi(ApiWire):
+    def create_typed(self, lib, name, typ):
+        return self.call("created", "POST", A_ITEM, {"library_id": lib, "name": name,
+                                                     "type": typ})
+
     def find_items(self, spec):
         return self.call("value", "POST", A_ITEM + "?action=find", spec)
 
@@ -46,6 +50,10 @@ class GrowthApi(ApiWire):
 
 
 class GrowthRest(RestWire):
+    def create_typed(self, lib, name, typ):
+        return self.call("created", "POST", R_ITEM, {"create_spec": {
+            "library_id": lib, "name": name, "type": typ}})
+
     def find_items(self, spec):
         return self.call("value", "POST", R_ITEM + "?~action=find", {"spec": spec})
 
@@ -80,14 +88,19 @@ class GrowthCase(RestCase, ServerTestCase):
         return sorted(ids, key=lambda x: rank[x])
 
     def by_library(self, pairs):
-        """The item ids of (library, item) pairs in the libraries' order (P libs)."""
-        order = self.in_order("libs", [lib for lib, _ in pairs])
-        return [item for lib in order for l2, item in pairs if l2 == lib]
+        """The item ids of (library, item) pairs as a find answers them: in the libraries' order
+        (P libs), then each library's item order."""
+        out = []
+        for lib in self.in_order("libs", set(lib for lib, _ in pairs)):
+            out += self.in_order("lib:" + lib + ":items", [i for l2, i in pairs if l2 == lib])
+        return out
 
     def library(self, w, name=None):
         return self.ok(w.create_library(name or uniq("glib")), what="create library")
 
-    def item(self, w, lib, name=None):
+    def item(self, w, lib, name=None, typ=None):
+        if typ is not None:
+            return self.ok(w.create_typed(lib, name or uniq("gitem"), typ), what="create item")
         return self.ok(w.create_item(lib, name or uniq("gitem")), what="create item")
 
     def key(self, *parts):
@@ -127,6 +140,25 @@ class FindTest(GrowthCase):
                              self.by_library([(lib1, a2), (lib2, b)]))
         self.each_wire(run)
 
+    def test_find_by_type_across_libraries(self):
+        def run(w):
+            typ = uniq("Typ")
+            lib1, lib2 = self.library(w), self.library(w)
+            self.item(w, lib1, typ="ovf")
+            a = self.item(w, lib1, typ=typ)
+            b = self.item(w, lib2, typ=typ.upper())
+            self.item(w, lib2)
+            both = self.by_library([(lib1, a), (lib2, b)])
+            self.assertEqual(self.ok(w.find_items({"type": typ.lower()})), both)
+            self.assertEqual(self.ok(w.find_items({"type": typ, "cached": False})), both)
+            self.assertEqual(self.ok(w.find_items({"type": typ, "cached": True})), [])
+            self.assertEqual(self.ok(w.find_items({"type": typ, "library_id": lib2})), [b])
+            self.ok(w.delete_item(b), "void", "delete item")
+            self.assertEqual(self.ok(w.find_items({"type": typ})), [a])
+            self.assertEqual(self.server.redis.command(
+                "SMEMBERS", self.key("itype:", typ.lower())), [a.encode()])
+        self.each_wire(run)
+
 
 class NamesBuildTest(GrowthCase):
 
@@ -141,14 +173,15 @@ class NamesBuildTest(GrowthCase):
         libs = [self.library(w) for _ in range(3)]
         items = {}
         for k, lib in enumerate(libs):
-            for i in range(60):  # 180 names: more than one names_build.lua call (128)
-                items[self.item(w, lib, "nb-%d-%02d" % (k, i))] = (lib, "nb-%d-%02d" % (k, i))
+            for i in range(60):  # 180 items: several names_build.lua calls (64 each)
+                name = "nb-%d-%02d" % (k, i)
+                items[self.item(w, lib, name, "nbt-%d" % (i % 2))] = (lib, name)
         shared = uniq("nb-shared")
         both = [(libs[0], self.item(w, libs[0], shared)), (libs[2], self.item(w, libs[2], shared))]
         redis = self.server.redis
         # what a store of before the index holds: no P iname:* key, no P names:built
-        old = [k for k in redis.keys(self.key("iname:"))]
-        self.assertGreaterEqual(len(old), 181)
+        old = list(redis.keys(self.key("iname:"))) + list(redis.keys(self.key("itype:")))
+        self.assertGreaterEqual(len(old), 183)
         self.wait_built(redis)  # this instance's sweeper found nothing to index
         redis.command("DEL", self.key("names:built"), *old)
         # found by the scan meanwhile (this instance's sweeper built its index already)
@@ -164,6 +197,13 @@ class NamesBuildTest(GrowthCase):
         for item, (lib, name) in items.items():
             self.assertEqual(redis.command("SMEMBERS", self.key("iname:", name)),
                              [item.encode()], name)
+        for t in ("nbt-0", "nbt-1"):
+            self.assertEqual(set(x.decode() for x in redis.command(
+                "SMEMBERS", self.key("itype:", t))),
+                set(i for i, (_, name) in items.items() if int(name[-2:]) % 2 == int(t[-1])))
+        self.assertEqual(self.ok(w.find_items({"type": "NBT-1"})),
+                         self.by_library([(lib, i) for i, (lib, name) in items.items()
+                                          if int(name[-2:]) % 2]))
         self.assertFalse(redis.keys(self.key("names:cursor")))
         self.assertFalse(redis.keys(self.key("names:todo")))
         self.assertEqual(self.ok(w.find_items({"name": shared})), self.by_library(both))
