@@ -139,10 +139,10 @@ void store_library_find(store_t *st, const store_auth_t *auth, const library_fin
     store_eval(&c, SCRIPT_LIBRARY_FIND, reply_ids, (store_fn_t)cb, arg);
 }
 
-/* Items a library_delete.lua call removes: each item costs some 10 Redis commands (about
- * 15 us; tests/bench/growth.py), so a call stays near half a millisecond of Redis time however
- * large the library (the delete of a library of N items takes N / LIBRARY_DELETE_BATCH round
- * trips, about 3 s for 100 000 items; other clients run between them). */
+/* Items a library_delete.lua call removes: each item costs some 10 Redis commands (10-20 us;
+ * tests/bench/growth.py), so a call stays near half a millisecond of Redis time however large
+ * the library (the delete of a library of N items takes N / LIBRARY_DELETE_BATCH round trips,
+ * about 2.6 s for 100 000 items; other clients run between them). */
 #define LIBRARY_DELETE_BATCH 32
 
 /* One library delete in flight: the calls after the first repeat the first's arguments. */
