@@ -1,4 +1,4 @@
-# update-sessiond build. Targets: all run fleet test bench install clean.
+# update-sessiond build. Targets: all run fleet test bench bench-growth install clean.
 # Switches: SANITIZE=1 (ASan+UBSan), DEBUG=1 (-O0 -g).
 CC      ?= cc
 PREFIX  ?= /usr/local
@@ -32,7 +32,7 @@ BIN       := $(BUILD)/update-sessiond
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run fleet test unit bench install clean deps
+.PHONY: all run fleet test unit bench bench-growth install clean deps
 all: $(BIN)
 
 $(BIN): $(BUILD)/net/main.o $(NET_OBJ) $(STORE_OBJ) $(CORE_OBJ)
@@ -92,6 +92,12 @@ test: deps
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/bench.sh
+
+# Redis time of the scripts whose data grow, at 1k, 10k and 100k objects (tests/bench/growth.py,
+# about 1 min; GROWTH_BASE=<another build> measures that one too, alternated, with the ratio).
+bench-growth: deps
+	@$(MAKE) --no-print-directory all
+	@python3 tests/bench/growth.py --server $(BIN)
 
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/update-sessiond

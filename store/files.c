@@ -470,6 +470,12 @@ void store_file_list(store_t *st, const store_auth_t *auth, const char *session_
               auth ? SCRIPT_FILE_LIST : SCRIPT_FILE_LIST_SERVER, reply_files, (store_fn_t)cb, arg);
 }
 
+void store_file_list_own(store_t *st, const store_auth_t *auth, const char *session_id,
+                         store_files_cb cb, void *arg) {
+    file_call(st, auth, session_id, "S", auth ? SCRIPT_FILE_LIST : SCRIPT_FILE_LIST_SERVER,
+              reply_files, (store_fn_t)cb, arg);
+}
+
 void store_file_remove(store_t *st, const store_auth_t *auth, const char *session_id,
                        const char *name, store_done_cb cb, void *arg) {
     store_cmd_t c;

@@ -45,6 +45,7 @@ void store_item_create(store_t *st, const store_auth_t *auth, const item_t *it,
     cmd_arg(&c, it->name);
     cmd_arg(&c, allow_subscribed ? "1" : "0");
     cmd_arg_i64(&c, it->creation_ms);
+    cmd_arg_prefix(&c);
     fields_encode(&c, item_fields, ARRAY_LEN(item_fields), it);
     store_eval(&c, SCRIPT_ITEM_CREATE, reply_done, (store_fn_t)cb, arg);
 }

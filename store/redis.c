@@ -88,7 +88,7 @@ extern const char lua_prelude[], lua_login[], lua_login_info[], lua_logout[], lu
     lua_file_get[], lua_file_list[], lua_file_remove[], lua_file_item_list[], lua_upload_begin[],
     lua_transfer_progress[], lua_transfer_end[], lua_session_complete[], lua_garbage_take[],
     lua_blobs_referenced[], lua_completions_due[], lua_sessions_active[], lua_session_read[],
-    lua_login_check[], lua_login_touch[];
+    lua_login_check[], lua_login_touch[], lua_names_build[];
 
 /* Joined in front of a body that uses `now`, `user` and `operator` but runs without the prelude
  * (which sets them): the server itself, user false, may do what an operator may. */
@@ -151,6 +151,7 @@ static const struct {
     [SCRIPT_LOGIN_CHECK] = {"login_check", lua_login_check, true, .effect = FX_READ},
     [SCRIPT_LOGIN_TOUCH] = {"login_touch", lua_login_touch, false, false, .effect = FX_HOUSEKEEPING},
     [CMD_HGETALL] = {"HGETALL", "", .effect = FX_READ, .raw = "HGETALL"},
+    [SCRIPT_NAMES_BUILD] = {"names_build", lua_names_build, false, false, .effect = FX_HOUSEKEEPING},
 };
 
 typedef enum { LINK_DOWN, LINK_RESOLVING, LINK_CONNECTING, LINK_LOADING, LINK_READY } link_state_t;

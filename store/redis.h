@@ -58,6 +58,7 @@ typedef enum {
     SCRIPT_LOGIN_CHECK,     /* store/logins.c: fills the login cache */
     SCRIPT_LOGIN_TOUCH,     /* store/logincache.c: renews a cached login */
     CMD_HGETALL,            /* not a script: HGETALL KEYS[1] (store/sessions.c's GET) */
+    SCRIPT_NAMES_BUILD,     /* store/sweeper.c: the item name and type indexes of an older store */
     SCRIPT_COUNT
 } script_id_t;
 

@@ -268,6 +268,11 @@ void store_file_get(store_t *st, const store_auth_t *auth, const char *session_i
  * the server itself (the complete it runs after the last pull), no login. */
 void store_file_list(store_t *st, const store_auth_t *auth, const char *session_id,
                      bool require_active, store_files_cb cb, void *arg);
+/* The session's own file records (the item's left out), without removed ones, sorted by name;
+ * the session must be ACTIVE. What complete links: its cost does not grow with the item's
+ * files. auth as store_file_list. */
+void store_file_list_own(store_t *st, const store_auth_t *auth, const char *session_id,
+                         store_files_cb cb, void *arg);
 /* Marks the file removed (it goes on complete); ST_NO_FILE if neither session nor item has it.
  * Ends any transfer of the file (its mover's next heartbeat is refused), deletes its upload
  * token's entry, and puts its staged blob on the garbage list. */

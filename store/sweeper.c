@@ -9,11 +9,14 @@
  * expiry that is due (those answer ST_STATE_CHANGED with state ERROR, so their caller knows;
  * the net layer also discards staging on cancel and fail).
  * The same tick looks at requested completes a dead instance left unfinished
- * (completions_due.lua) and hands those it claims to the store_on_completion_due hook. */
+ * (completions_due.lua) and hands those it claims to the store_on_completion_due hook, and,
+ * until it is done, builds the global item name and type indexes of a store made before them
+ * (names_build.lua, bounded calls one after the other). */
 #include "store/redis.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,6 +27,8 @@ struct sweeper {
     struct event *timer;
     bool in_flight;
     bool due_in_flight;   /* completions_due.lua */
+    bool names_built;     /* names_build.lua answered DONE */
+    bool names_in_flight;
     unsigned int seed;
     store_sweep_stats_t stats;
 };
@@ -98,11 +103,48 @@ static void check_completions(sweeper_t *sw) {
     store_eval(&c, SCRIPT_COMPLETIONS_DUE, on_completions_due, NULL, sw);
 }
 
+/* Items per names_build.lua call: some 5 us each (tests/bench/growth.py), so a call stays
+ * well below a millisecond. */
+#define NAMES_BUILD_BATCH 64
+
+static void build_names(sweeper_t *sw);
+
+/* {'OK', 'DONE' | 'MORE'}: MORE calls again at once (each call is bounded; other clients run
+ * between them); a failure waits for the next tick. */
+static void on_names_built(store_status_t s, const struct redisReply *r, store_fn_t cb,
+                           void *arg) {
+    (void)cb;
+    sweeper_t *sw = arg;
+    sw->names_in_flight = false;
+    const char *state = s == ST_OK ? reply_str(r, 1) : NULL;
+    if (state && strcmp(state, "DONE") == 0) {
+        sw->names_built = true;
+        store_log_at(STORE_LOG_INFO, "item name and type indexes: built");
+    } else if (state && strcmp(state, "MORE") == 0 && !store_closing(sw->st)) {
+        build_names(sw);
+    }
+}
+
+static void build_names(sweeper_t *sw) {
+    if (sw->names_built || sw->names_in_flight) return;
+    store_cmd_t c;
+    cmd_init(&c, sw->st);
+    cmd_key(&c, "libs", (const char *)NULL);
+    cmd_key(&c, "names:built", (const char *)NULL);
+    cmd_key(&c, "names:cursor", (const char *)NULL);
+    cmd_key(&c, "names:todo", (const char *)NULL);
+    cmd_arg_i64(&c, NAMES_BUILD_BATCH);
+    cmd_arg_prefix(&c);
+    sw->names_in_flight = true;
+    store_eval(&c, SCRIPT_NAMES_BUILD, on_names_built, NULL, sw);
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     sweeper_t *sw = arg;
     check_completions(sw);
+    build_names(sw);
     if (sw->in_flight) return;
     store_cmd_t c;
     cmd_init(&c, sw->st);

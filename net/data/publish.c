@@ -2,7 +2,7 @@
  * client's complete (net/ops_session.c) and by the instance that ended a requested complete's
  * last PULL (net/data/pull_job.c, auth NULL).
  *
- * 1. List the session's files (store_file_list).
+ * 1. List the session's own files (store_file_list_own: not the item's, which only grow).
  * 2. Hard-link every READY file that has bytes (PUSH or PULL, not removed) into the item's
  *    directory (store/blob.h blob_publish: idempotent, synced), remembering the exact
  *    (name, blob) pairs linked.            FAULT_POINT("after_link")
@@ -116,7 +116,7 @@ static void on_listed(void *arg, store_status_t st, const session_file_t *files,
 
 static void list_files(publish_t *p) {
     p->tries++;
-    store_file_list(p->dp->store, auth_of(p), p->session_id, true, on_listed, p);
+    store_file_list_own(p->dp->store, auth_of(p), p->session_id, on_listed, p);
 }
 
 void data_publish(data_plane_t *dp, const store_auth_t *auth, const char *session_id,

@@ -69,10 +69,12 @@ local function session_finish(rec, lock, itemkey, deadlines, sid, state, err, re
   garbage(prefix, 'staging/' .. item .. '/' .. uuid)
   session_event(prefix, sid, item, user, from, state, reason)
   redis.call('ZREM', prefix .. 'completing', sid)
-  -- the owner's session list drops the id when retention deletes the record (sweep.lua)
+  -- the owner's session list drops the id when retention deletes the record (sweep.lua); until
+  -- then session_list.lua leaves it out by the owner's own retire set
   local owner = redis.call('HGET', rec, 'owner')
   if owner then
     redis.call('ZADD', prefix .. 'retire', now + tonumber(retention_ms), owner .. '\n' .. sid)
+    redis.call('ZADD', prefix .. 'user:' .. owner .. ':retire', now + tonumber(retention_ms), sid)
   end
 end
 
@@ -121,15 +123,34 @@ local function decimal_add(a, b)
   return #out > 0 and string.reverse(table.concat(out)) or '0'
 end
 
+-- a - b for non-negative decimal strings; nil when b > a.
+local function decimal_sub(a, b)
+  local out, borrow, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 do
+    local d = (i > 0 and tonumber(string.sub(a, i, i)) or 0) - borrow -
+              (j > 0 and tonumber(string.sub(b, j, j)) or 0)
+    borrow = d < 0 and 1 or 0
+    out[#out + 1] = d + 10 * borrow
+    i, j = i - 1, j - 1
+  end
+  if borrow > 0 then return nil end
+  local text = string.gsub(string.reverse(table.concat(out)), '^0+', '')
+  return text ~= '' and text or '0'
+end
+
 -- Makes the session's files the item's (the publishing half of complete; the caller checked
 -- that every file with bytes is READY with the blob it linked): a removed file leaves the
 -- item; a READY file (PUSH or PULL) becomes the item's file of that name with version + 1
 -- ("1" when new) and the received checksum; a file the session did not touch (source NONE, not
 -- removed) stays as it is. Then the item's content_version + 1, size = sum of its files' sizes,
 -- cached = "1", modified = now. The item's blobs it replaces or removes go on the garbage list.
--- Nothing happens to an item that is gone.
+-- Nothing happens to an item that is gone. Only the session's files are read, not all the
+-- item's: the item keeps the sum of its files' sizes in its field files_size, moved by what
+-- the session adds and takes away (an item without it, never published or of before this
+-- field, is summed over all its files once).
 local function session_publish(files, itemfiles, itemkey, now, prefix, item)
   if redis.call('EXISTS', itemkey) == 0 then return end
+  local added, taken = '0', '0'
   local sf = redis.call('HGETALL', files)
   for i = 1, #sf, 2 do
     local name, f = sf[i], cjson.decode(sf[i + 1])
@@ -139,22 +160,30 @@ local function session_publish(files, itemfiles, itemkey, now, prefix, item)
     if f.removed == true then
       if old then
         redis.call('HDEL', itemfiles, name)
+        taken = decimal_add(taken, size_text(old.size))
         if oldblob then garbage(prefix, 'items/' .. item .. '/' .. oldblob) end
       end
     elseif f.status == 'READY' and f.source_type ~= 'NONE' then
       local version = old and ((tonumber(old.version) or 0) + 1) or 1
+      local size = size_text(f.size or f.bytes_transferred)
       redis.call('HSET', itemfiles, name, cjson.encode({
-        name = name, size = size_text(f.size or f.bytes_transferred), checksum = f.received,
+        name = name, size = size, checksum = f.received,
         version = tostring(version), blob = f.blob}))
+      added = decimal_add(added, size)
+      if old then taken = decimal_add(taken, size_text(old.size)) end
       if oldblob and oldblob ~= f.blob then garbage(prefix, 'items/' .. item .. '/' .. oldblob) end
     end
   end
-  local size = '0'
-  for _, text in ipairs(redis.call('HVALS', itemfiles)) do
-    size = decimal_add(size, size_text(cjson.decode(text).size))
+  local was = redis.call('HGET', itemkey, 'files_size')
+  local size = was and decimal_sub(decimal_add(was, added), taken)
+  if not size then
+    size = '0'
+    for _, text in ipairs(redis.call('HVALS', itemfiles)) do
+      size = decimal_add(size, size_text(cjson.decode(text).size))
+    end
   end
   redis.call('HINCRBY', itemkey, 'content_version', 1)
-  redis.call('HSET', itemkey, 'size', size, 'cached', '1', 'modified', now)
+  redis.call('HSET', itemkey, 'size', size, 'files_size', size, 'cached', '1', 'modified', now)
 end
 
 -- The owner rule (core/fsm.h, session_event_for_operators): an update session belongs to the
@@ -311,5 +340,29 @@ local function item_gone(prefix, item_id, state, msg, retention_ms, now, user, r
     end
   end
   garbage(prefix, 'items/' .. item_id)
+  return ended
+end
+
+-- An item leaves the store (item delete, and each batch of a library delete): item_gone, then
+-- it leaves its library's item set and name index and the global indexes of item_find.lua
+-- (P iname:<lower name>, P itype:<lower type>), and its record, lock, fence and published file
+-- list are deleted. lib is the library whose item set holds it. True when it ended a session.
+local function item_remove(prefix, lib, item_id, state, msg, retention_ms, now, user, reason)
+  local k = prefix .. '{' .. item_id .. '}:'
+  local f = redis.call('HMGET', k .. 'item', 'name', 'type')
+  local ended = item_gone(prefix, item_id, state, msg, retention_ms, now, user, reason)
+  local libkey = prefix .. 'lib:' .. lib
+  redis.call('ZREM', libkey .. ':items', item_id)
+  if f[1] then
+    local lname = string.lower(f[1])
+    if redis.call('HGET', libkey .. ':names', lname) == item_id then
+      redis.call('HDEL', libkey .. ':names', lname)
+    end
+    redis.call('SREM', prefix .. 'iname:' .. lname, item_id)
+  end
+  if f[2] and f[2] ~= '' then
+    redis.call('SREM', prefix .. 'itype:' .. string.lower(f[2]), item_id)
+  end
+  redis.call('DEL', k .. 'item', k .. 'lock', k .. 'fence', k .. 'files')
   return ended
 end

@@ -4,7 +4,8 @@
 -- Entries whose deadline moved are fixed in the index; entries of sessions that ended by expiry
 -- on another path (which leaves the entry for us) or are gone are removed and reported too.
 -- Then the users' session lists drop the ids of sessions whose retention ended (P retire: zset
--- of "<user>\n<session id>", score = when the record's retention ends), at most ARGV[1].
+-- of "<user>\n<session id>", score = when the record's retention ends), at most ARGV[1], and
+-- the id leaves the user's own retire set (P user:<user>:retire, session_list.lua's).
 -- Answer: {'OK', expired here, looked at, id of each session that ended by expiry ...}.
 local now = time_ms()
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[1]))
@@ -28,7 +29,10 @@ local retire = ARGV[2] .. 'retire'
 for _, entry in ipairs(redis.call('ZRANGEBYSCORE', retire, '-inf', '(' .. now, 'LIMIT', 0,
                                   tonumber(ARGV[1]))) do
   local owner, sid = string.match(entry, '^(.*)\n(.*)$')
-  if owner then redis.call('ZREM', ARGV[2] .. 'user:' .. owner .. ':sessions', sid) end
+  if owner then
+    redis.call('ZREM', ARGV[2] .. 'user:' .. owner .. ':sessions', sid)
+    redis.call('ZREM', ARGV[2] .. 'user:' .. owner .. ':retire', sid)
+  end
   redis.call('ZREM', retire, entry)
 end
 local out = {'OK', expired, #due}
