@@ -192,7 +192,10 @@ static void auth_args(store_cmd_t *c, const store_auth_t *auth, bool use_cache) 
     } else {
         secret_key_hex(auth->token, hex);
         key3(c, "login:", hex, "");
-        cached = use_cache && logincache_get(store_logins(c->st), hex, &who);
+        logincache_t *lc = store_logins(c->st);
+        cached = use_cache && logincache_get(lc, hex, &who);
+        if (use_cache && !cached && logincache_active(lc))
+            store_login_prefetch(c->st, auth->token, hex);
     }
     uint32_t need = auth ? auth->required_privs : 0u;
     uint32_t alt = (need & PRIV_OR_OPERATOR) ? PRIV_TERMINATE_SESSION : 0u;

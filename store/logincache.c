@@ -78,7 +78,7 @@ static void clear_all(logincache_t *lc) {
 }
 
 /* Served from the cache only while the subscription is confirmed on the link in use. */
-static bool active(const logincache_t *lc) {
+bool logincache_active(const logincache_t *lc) {
     return subscription_confirmed(lc->sub) && store_connected(lc->st) &&
            lc->sub_gen == store_link_gen(lc->st);
 }
@@ -98,7 +98,8 @@ static bool sub_target(void *arg, const char **host, int *port, const char **uni
 static void sub_confirmed(void *arg) {
     logincache_t *lc = arg;
     clear_all(lc); /* nothing heard before this counts */
-    if (lc->logged_down) store_log_at(STORE_LOG_INFO, "login cache on: subscribed to %s", lc->channel);
+    if (lc->logged_down)
+        store_log_at(STORE_LOG_INFO, "login cache on: subscribed to %s", lc->channel);
     lc->logged_down = false;
 }
 
@@ -157,7 +158,7 @@ static void send_touch(logincache_t *lc, const char *hex) {
 }
 
 bool logincache_get(logincache_t *lc, const char *hex, login_seen_t *out) {
-    lc_entry_t *e = active(lc) ? find(lc, hex) : NULL;
+    lc_entry_t *e = logincache_active(lc) ? find(lc, hex) : NULL;
     int64_t now = mono_ms();
     if (!e || now >= e->valid_until_ms) {
         if (e) e->hex[0] = '\0';
@@ -181,7 +182,7 @@ logincache_ticket_t logincache_ticket(const logincache_t *lc) {
 
 void logincache_put(logincache_t *lc, logincache_ticket_t t, const char *hex, const char *user,
                     uint32_t privs) {
-    if (!active(lc) || t.version != lc->version || strlen(hex) != LOGIN_HEX_LEN) return;
+    if (!logincache_active(lc) || t.version != lc->version || strlen(hex) != LOGIN_HEX_LEN) return;
     if (!lc->slots && !(lc->slots = calloc((size_t)LC_SETS * LC_WAYS, sizeof(lc_entry_t)))) return;
     lc_entry_t *set = set_of(lc, hex), *e = find(lc, hex);
     for (int i = 0; !e && i < LC_WAYS; i++)
@@ -207,7 +208,7 @@ void logincache_forget(logincache_t *lc, const char *hex) {
 
 void logincache_stats(const logincache_t *lc, store_login_cache_stats_t *out) {
     *out = lc->stats;
-    out->subscribed = active(lc);
+    out->subscribed = logincache_active(lc);
 }
 
 logincache_t *logincache_new(store_t *st) {

@@ -27,6 +27,9 @@ void logincache_free(logincache_t *lc);
  * the subscription to P logouts is made again on the new link's server. */
 void logincache_link_ready(logincache_t *lc);
 
+/* Serving from the cache (its subscription confirmed on the current link). */
+bool logincache_active(const logincache_t *lc);
+
 /* A hit copies the login to out and, when the login's idle timer is due for renewal (at most
  * once per step), sends the renewal without waiting for it. A miss: ask Redis. */
 bool logincache_get(logincache_t *lc, const char *hex, login_seen_t *out);

@@ -86,8 +86,32 @@ static void reply_login_check(store_status_t s, const struct redisReply *r, stor
         logincache_put(store_logins(rs->st), rs->ticket, rs->hex, who.user, who.privs);
         if (!privileges_allow(who.privs, rs->need)) s = ST_UNAUTHORIZED;
     }
-    rs->next(rs->ctx, s, s == ST_OK ? &who : NULL);
+    if (rs->next) rs->next(rs->ctx, s, s == ST_OK ? &who : NULL);
     free(rs);
+}
+
+/* Asks Redis who token is (login_check.lua) and caches the answer; then next, if any. */
+static void login_check(store_t *st, const char *token, const char *hex, uint32_t need,
+                        auth_next_fn next, void *ctx) {
+    resolve_t *rs = malloc(sizeof(*rs));
+    if (!rs) {
+        if (next) next(ctx, ST_INTERNAL, NULL);
+        return;
+    }
+    rs->next = next;
+    rs->ctx = ctx;
+    rs->st = st;
+    rs->need = need;
+    rs->ticket = logincache_ticket(store_logins(st));
+    memcpy(rs->hex, hex, sizeof(rs->hex));
+    store_auth_t any = {token, PRIV_NONE}; /* who it is; C decides what it may do */
+    store_cmd_t c;
+    cmd_init_auth_uncached(&c, st, &any);
+    store_eval(&c, SCRIPT_LOGIN_CHECK, reply_login_check, NULL, rs);
+}
+
+void store_login_prefetch(store_t *st, const char *token, const char *hex) {
+    login_check(st, token, hex, PRIV_NONE, NULL, NULL);
 }
 
 void store_auth_resolve(store_t *st, const store_auth_t *auth, auth_next_fn next, void *ctx) {
@@ -104,19 +128,5 @@ void store_auth_resolve(store_t *st, const store_auth_t *auth, auth_next_fn next
         next(ctx, ok ? ST_OK : ST_UNAUTHORIZED, ok ? &who : NULL);
         return;
     }
-    resolve_t *rs = malloc(sizeof(*rs));
-    if (!rs) {
-        next(ctx, ST_INTERNAL, NULL);
-        return;
-    }
-    rs->next = next;
-    rs->ctx = ctx;
-    rs->st = st;
-    rs->need = auth->required_privs;
-    rs->ticket = logincache_ticket(lc);
-    memcpy(rs->hex, hex, sizeof(hex));
-    store_auth_t any = {auth->token, PRIV_NONE}; /* who it is; C decides what it may do */
-    store_cmd_t c;
-    cmd_init_auth_uncached(&c, st, &any);
-    store_eval(&c, SCRIPT_LOGIN_CHECK, reply_login_check, NULL, rs);
+    login_check(st, auth->token, hex, auth->required_privs, next, ctx);
 }

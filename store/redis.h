@@ -135,6 +135,10 @@ struct login_seen;
  * returns, so it must answer its own caller through store_eval (cmd_fail with the status). */
 typedef void (*auth_next_fn)(void *ctx, store_status_t s, const struct login_seen *who);
 void store_auth_resolve(store_t *st, const store_auth_t *auth, auth_next_fn next, void *ctx);
+/* A script call whose login was not cached (it runs the full prelude) fills the cache in the
+ * background, so the caller's next calls are told who calls (hex: the token's login name). A
+ * token that is no login costs one small script more per call. */
+void store_login_prefetch(store_t *st, const char *token, const char *hex);
 
 /* ---- The connection layer (store/redis.c) -------------------------------------------------- */
 

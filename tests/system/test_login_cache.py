@@ -123,6 +123,17 @@ class LoginCacheTest(ApiTestCase):
         self.assertStatus(Client(self.b, token=token).post(session_path(sid, "cancel")), 204,
                           "the owner's cancel through b")
 
+    def test_changes_alone_fill_the_cache(self):
+        # no GET: a change whose login was not cached fills the cache in the background
+        c = Client(self.b)
+        c.login("admin", USERS["admin"][0])
+        before = self.hits(self.b)
+        lib = c.make_library()
+        for _ in range(3):
+            self.assertStatus(c.create_session(c.make_item(lib)), 201, "create")
+        self.assertGreaterEqual(self.hits(self.b) - before, 4,
+                                "creates were not served from the cache")
+
     def test_use_on_one_instance_keeps_the_login_alive_for_another(self):
         token, sid = self.session_on_a()
         self.assertStatus(self.get_on(self.a, token, sid), 200, "GET on a")
