@@ -130,7 +130,11 @@ void http_server_stats(const http_server_t *srv, http_stats_t *out);
  * application enforces its own size). The application answers with http_respond() exactly once,
  * at any point: before resume (refusal: the connection then closes after the response), or
  * after on_end. on_end(complete=false) means the body was cut (client gone, idle, parse error);
- * the request is then orphaned and http_respond() only frees it. */
+ * the request is then orphaned and http_respond() only frees it.
+ * Pieces: over plain TCP the body is read with one read(2) of up to 256 KiB per loop turn into a
+ * buffer of the connection, and on_data gets what that read brought (less the chunk framing);
+ * over TLS, what the OpenSSL bufferevent read (a few KiB). A piece is valid only during the
+ * call: keep a copy. */
 typedef struct {
     bool (*match)(const http_request_t *req, void *arg); /* stream this request's body? */
     void (*on_start)(http_request_t *req, void *arg);

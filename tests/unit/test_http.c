@@ -1598,10 +1598,15 @@ static void test_stream_memory_bound(void **state)
     assert_true(S.pauses >= 15); /* every 4 MiB or a little more */
     assert_int_equal(S.ends_ok, 1);
     assert_int_equal(S.wrong_req, 0);
-    /* Nothing piles up in the server: at most a read or two, whatever the client sends. */
+    /* Nothing piles up in the server: at most one read, whatever the client sends. Over plain
+     * TCP a read is a big one (STREAM_READ in net/http.c, 256 KiB, not libevent's 4 KiB): with
+     * the client ahead during the pauses, pieces that large do arrive. Over TLS the bufferevent
+     * reads (a record or so at a time). */
     assert_true(http_test_stream_peak_input > 0);
-    assert_true(http_test_stream_peak_input <= 128 * 1024);
-    assert_true(S.max_piece <= 128 * 1024);
+    assert_true(http_test_stream_peak_input <= 256 * 1024);
+    assert_true(S.max_piece <= 256 * 1024);
+    if (!use_tls)
+        assert_true(S.max_piece > 64 * 1024);
     cl_close(cl);
 }
 
