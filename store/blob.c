@@ -6,9 +6,10 @@
  * (so never "." or ".." and never a hidden name), so a bad id can only fail, never escape
  * <dir>.
  *
- * Durability. Bytes of a .part file are made durable in steps: the mover calls
- * blob_writer_sync() (fdatasync) before each heartbeat and reports the synced length as the
- * durable prefix (`staged`) a resume continues from; what was written after the last sync may
+ * Durability. Bytes of a .part file are made durable in steps: an upload's disk thread
+ * (net/data/sink.c) calls blob_writer_sync() (fdatasync) when a heartbeat asks, and the next
+ * heartbeat reports the synced length as the durable prefix (`staged`) a resume continues from
+ * (a PULL syncs before each heartbeat, on the loop); what was written after the last sync may
  * be lost by a crash and is truncated away by blob_writer_resume(). A sync per heartbeat
  * (about once a second) costs little because the writeback pacing below keeps at most ~3
  * windows dirty. blob_writer_finish() syncs the finished file once, renames it, and syncs the
@@ -40,9 +41,10 @@
  * of loop time per turn, 128 turns.
  *
  * Directories are created with mode 0777 and files with 0666, both reduced by the process
- * umask (the operator's choice). Everything here is synchronous file-system work on the event
- * loop thread: one open/mkdir per transfer, one write(2) per received piece, the writeback
- * pacing, and the syncs at the end. */
+ * umask (the operator's choice). Everything here is synchronous file-system work on the calling
+ * thread: the event loop for opening, re-hashing, the end (finish, suspend, abort) and a PULL's
+ * writes; an upload's disk thread for its writes, their writeback pacing and its syncs (one
+ * thread at a time per writer: net/data/sink.h). */
 #include "store/blob.h"
 #include "store/redis.h" /* store_log */
 
