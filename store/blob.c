@@ -25,7 +25,10 @@
  * spread over the transfer (max ~10-20 ms per window measured; when the disk is slower than the
  * network it paces the socket reads, i.e. TCP backpressure), and the final fsync measured
  * ~6 ms for 1 GiB. This is writeback scheduling, not durability (no metadata, no cache flush);
- * the fsync at the end is still what makes the file durable.
+ * the fsync at the end is still what makes the file durable. The window just waited for is
+ * clean, and nothing here reads it again (a resume re-reads its prefix once): it is dropped
+ * from the page cache (POSIX_FADV_DONTNEED), so a 1 GiB upload does not push 1 GiB of other
+ * files' pages (Redis's, other uploads' unsynced windows) out of memory.
  *
  * One writer per blob: every writer holds an OFD write lock (fcntl F_OFD_SETLK, whole file) on
  * its .part for as long as it is open, so two writers on one host (a mover that has not noticed
@@ -435,10 +438,13 @@ int blob_writer_write(blob_writer_t *w, const void *data, size_t len)
     /* Writeback pacing (module comment). Advisory: an I/O error shows at the final fsync. */
     while (w->bytes - w->wb_next >= WB_WINDOW) {
         sync_file_range(w->fd, w->wb_next, WB_WINDOW, SYNC_FILE_RANGE_WRITE);
-        if (w->wb_next >= 2 * WB_WINDOW)
-            sync_file_range(w->fd, w->wb_next - 2 * WB_WINDOW, WB_WINDOW,
+        if (w->wb_next >= 2 * WB_WINDOW) {
+            off_t done = w->wb_next - 2 * WB_WINDOW;
+            sync_file_range(w->fd, done, WB_WINDOW,
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                 SYNC_FILE_RANGE_WAIT_AFTER);
+            posix_fadvise(w->fd, done, WB_WINDOW, POSIX_FADV_DONTNEED);
+        }
         w->wb_next += WB_WINDOW;
     }
     return C_OK;
