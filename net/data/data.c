@@ -18,7 +18,7 @@
 #define BEAT_MIN_MS 10
 #define DISK_THREADS 2      /* at most one job per upload in flight: more threads, more uploads */
 #define DISK_QUEUE_MAX 4096 /* jobs waiting (one per upload at most); past it a job runs inline */
-#define DISK_NICE 5          /* the loop (and Redis) win the CPU over hashing (cf. login) */
+#define DISK_NICE 0          /* measured: nice 5 cost ~10% of upload throughput, no GET p99 gain */
 
 void data_uuid(char *out) {
     uuid_t u;
