@@ -72,11 +72,13 @@
 struct blob_writer {
     int fd;
     bool failed;        /* a write failed: finish refuses */
+    bool hash_failed;   /* a digest update failed (its own flag: blob_writer_hash may run on
+                         * another thread than blob_writer_put, each touching its own fields) */
     EVP_MD_CTX *md;
     int64_t bytes;
     int64_t synced;     /* bytes made durable by the last successful sync */
     int64_t wb_next;    /* writeback started for [0, wb_next) */
-    int64_t hashed;     /* resume: prefix bytes fed to the digest so far (== bytes when done) */
+    int64_t hashed;     /* bytes fed to the digest (a resume: its prefix first); == bytes when done */
     char *rehash_buf;   /* resume: REHASH_READ bytes while re-hashing */
     char dir[PATH_MAX];   /* <dir>/staging/<item>/<uuid> */
     char part[PATH_MAX];  /* .../<blob>.part */
@@ -400,21 +402,38 @@ int blob_writer_rehash(blob_writer_t *w, size_t max_bytes, bool *done)
 
 int blob_writer_write(blob_writer_t *w, const void *data, size_t len)
 {
+    if (w->hashed < w->bytes) { /* a resumed writer's prefix is not re-hashed yet */
+        errno = EINVAL;
+        return C_ERR;
+    }
+    if (blob_writer_hash(w, data, len) != C_OK)
+        return C_ERR;
+    return blob_writer_put(w, data, len);
+}
+
+int blob_writer_hash(blob_writer_t *w, const void *data, size_t len)
+{
+    if (w->hash_failed) {
+        errno = EIO;
+        return C_ERR;
+    }
+    if (len > 0 && EVP_DigestUpdate(w->md, data, len) != 1) {
+        w->hash_failed = true;
+        errno = EIO;
+        return C_ERR;
+    }
+    w->hashed += (int64_t)len;
+    return C_OK;
+}
+
+int blob_writer_put(blob_writer_t *w, const void *data, size_t len)
+{
     if (w->failed) {
         errno = EIO;
         return C_ERR;
     }
     if (len == 0)
         return C_OK;
-    if (w->hashed < w->bytes) { /* a resumed writer's prefix is not re-hashed yet */
-        errno = EINVAL;
-        return C_ERR;
-    }
-    if (EVP_DigestUpdate(w->md, data, len) != 1) {
-        w->failed = true;
-        errno = EIO;
-        return C_ERR;
-    }
     const char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -434,7 +453,6 @@ int blob_writer_write(blob_writer_t *w, const void *data, size_t len)
         left -= (size_t)n;
     }
     w->bytes += (int64_t)len;
-    w->hashed = w->bytes;
     /* Writeback pacing (module comment). Advisory: an I/O error shows at the final fsync. */
     while (w->bytes - w->wb_next >= WB_WINDOW) {
         sync_file_range(w->fd, w->wb_next, WB_WINDOW, SYNC_FILE_RANGE_WRITE);
@@ -488,7 +506,7 @@ int blob_writer_finish(blob_writer_t *w, char *hex)
     bool renamed = false;
     int err = EIO;
 
-    if (w->failed || w->hashed < w->bytes || EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 ||
+    if (w->failed || w->hash_failed || w->hashed != w->bytes || EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 ||
         mdlen * 2 >= CHECKSUM_MAX)
         goto fail;
     /* One sync per file, at the end (module comment). */

@@ -1,12 +1,18 @@
-/* net/data/sink.c: an upload's bytes, hashed and written by a helper thread (net/data/sink.h).
+/* net/data/sink.c: an upload's bytes, hashed and written by helper threads (net/data/sink.h).
  *
  * Two buffers: `fill` is the loop's (sink_put copies into it), the other is the job's while one
  * is in flight. A job is handed out when the fill buffer reaches SINK_HIGH and no job is in
  * flight, when a sync is asked for, and at the end. The fill buffer holds SINK_CAP bytes,
  * SINK_HIGH plus the largest piece the HTTP front end hands over (a read of a streamed body),
  * so it takes a whole piece even when it is nearly at SINK_HIGH with the other buffer busy; a
- * larger piece grows it (not expected). Fields marked (job) belong to the helper thread while
- * `busy`; the loop reads them in the done callback, after the pool's hand-over. */
+ * larger piece grows it (not expected).
+ *
+ * A job is two parts submitted together, which the pool's two threads run side by side on the
+ * same buffer: the digest (blob_writer_hash) and the write (blob_writer_put, then the sync when
+ * asked), so a buffer takes max(hash, write) rather than their sum; each part touches its own
+ * fields of the writer (store/blob.h). The job ends when both parts are back on the loop. The
+ * job's fields belong to the threads while `busy`; the loop reads them once both parts are
+ * back, after the pool's hand-over. */
 #include "net/data/sink.h"
 
 #include <errno.h>
@@ -19,8 +25,15 @@
 #define SINK_CAP (SINK_HIGH + 256u * 1024) /* + the largest read of a streamed body */
 #define SINK_ALIGN 4096
 
-struct sink {
+typedef struct sink_part {
     worker_job_t w;             /* first: the pool hands back &w */
+    struct sink *s;
+    int err;                    /* errno of this part, or 0 */
+} sink_part_t;
+
+struct sink {
+    sink_part_t hash, put;      /* the two parts of the job in flight */
+    int parts;                  /* parts not back yet */
     worker_pool_t *pool;
     blob_writer_t *writer;
     sink_wake_fn wake;
@@ -43,25 +56,40 @@ struct sink {
     const char *job_data;
     size_t job_len;
     bool job_sync;
-    int job_err;
     int64_t job_durable;
 };
 
-/* On the helper thread (or the loop, without a pool): write, hash, and sync when asked. */
-static void job_run(worker_job_t *w) {
-    sink_t *s = (sink_t *)w;
-    s->job_err = 0;
-    if (s->job_len > 0 && blob_writer_write(s->writer, s->job_data, s->job_len) != C_OK)
-        s->job_err = errno ? errno : EIO;
-    else if (s->job_sync && blob_writer_sync(s->writer, &s->job_durable) != C_OK)
-        s->job_err = errno ? errno : EIO;
+/* On a helper thread (or the loop): the digest of the job's bytes. */
+static void hash_run(worker_job_t *w) {
+    sink_part_t *p = (sink_part_t *)w;
+    sink_t *s = p->s;
+    p->err = blob_writer_hash(s->writer, s->job_data, s->job_len) == C_OK ? 0 : errno ? errno : EIO;
 }
 
-static bool complete(sink_t *s, bool ran, bool may_wake);
-static void job_done(worker_job_t *w, bool ran) { complete((sink_t *)w, ran, true); }
+/* On a helper thread (or the loop): the write of the job's bytes, then the sync when asked. */
+static void put_run(worker_job_t *w) {
+    sink_part_t *p = (sink_part_t *)w;
+    sink_t *s = p->s;
+    p->err = 0;
+    if (blob_writer_put(s->writer, s->job_data, s->job_len) != C_OK ||
+        (s->job_sync && blob_writer_sync(s->writer, &s->job_durable) != C_OK))
+        p->err = errno ? errno : EIO;
+}
 
-/* Hands the fill buffer (maybe empty: a sync alone) to a helper thread; with no pool, or a
- * refused submit, runs the job here and now. Returns true if that freed the sink (the end). */
+static bool complete(sink_t *s, bool may_wake);
+
+/* A part is back (ran=false: the pool never ran it; it runs here, so nothing is lost); the
+ * job completes with its last part. Returns true if that freed the sink (the end). */
+static bool part_back(sink_part_t *p, bool ran, bool may_wake) {
+    if (!ran) p->w.run(&p->w);
+    if (--p->s->parts > 0) return false;
+    return complete(p->s, may_wake);
+}
+
+static void job_done(worker_job_t *w, bool ran) { part_back((sink_part_t *)w, ran, true); }
+
+/* Hands the fill buffer (maybe empty: a sync alone) to the helper threads; with no pool, or a
+ * refused submit, runs that part here and now. Returns true if that freed the sink (the end). */
 static bool submit(sink_t *s, bool sync) {
     s->job_data = s->buf[s->fill];
     s->job_len = s->fill_len;
@@ -70,9 +98,12 @@ static bool submit(sink_t *s, bool sync) {
     s->fill ^= 1;
     s->fill_len = 0;
     s->busy = true;
-    s->w.run = job_run;
-    s->w.done = job_done;
-    if (!s->pool || worker_submit(s->pool, &s->w) != C_OK) return complete(s, false, false);
+    s->parts = 2;
+    sink_part_t *parts[2] = {&s->put, &s->hash};
+    for (int i = 0; i < 2; i++) {
+        if (s->pool && worker_submit(s->pool, &parts[i]->w) == C_OK) continue;
+        if (part_back(parts[i], false, false)) return true;
+    }
     return false;
 }
 
@@ -108,14 +139,13 @@ static bool pump(sink_t *s) {
     return false;
 }
 
-/* Back on the loop (ran=false: the pool never ran it; it runs here, so nothing is lost).
- * may_wake is false for a job run from inside submit(): its caller is on the stack and sees
- * the state itself. Returns true if the sink was freed (the end). */
-static bool complete(sink_t *s, bool ran, bool may_wake) {
-    if (!ran) job_run(&s->w);
+/* Both parts are back on the loop. may_wake is false for a part run from inside submit(): its
+ * caller is on the stack and sees the state itself. Returns true if the sink was freed. */
+static bool complete(sink_t *s, bool may_wake) {
     s->busy = false;
-    if (s->job_err && !s->err) s->err = s->job_err;
-    if (!s->job_err && s->job_sync) s->durable = s->job_durable;
+    int job_err = s->put.err ? s->put.err : s->hash.err;
+    if (job_err && !s->err) s->err = job_err;
+    if (!job_err && s->job_sync) s->durable = s->job_durable;
     bool was_full = s->fill_len >= SINK_HIGH;
     if (pump(s)) return true;
     if (may_wake && !s->finishing && (s->err || was_full) && s->wake) s->wake(s->arg);
@@ -136,6 +166,10 @@ sink_t *sink_new(worker_pool_t *pool, blob_writer_t *w, sink_wake_fn wake, void 
     }
     s->pool = pool;
     s->writer = w;
+    s->hash.s = s->put.s = s;
+    s->hash.w.run = hash_run;
+    s->put.w.run = put_run;
+    s->hash.w.done = s->put.w.done = job_done;
     s->wake = wake;
     s->arg = arg;
     s->taken = s->durable = blob_writer_bytes(w);
