@@ -1,12 +1,13 @@
 /* net/data/sink.h: the disk side of an upload's body, off the event loop. The loop copies the
- * bytes it reads into the sink; the sink hands them, half a MiB at a time, to a helper thread of
- * the data plane's disk pool (net/worker.h), which hashes and writes them (blob_writer_write)
- * and, when asked, fdatasyncs (blob_writer_sync). So a turn of the loop costs one read(2) and one
- * memcpy per upload, whatever the hash and the disk cost, and hashing runs beside the loop.
+ * bytes it reads into the sink; the sink hands them, half a MiB at a time, to the helper threads
+ * of the data plane's disk pool (net/worker.h), one hashing (blob_writer_hash) while the other
+ * writes (blob_writer_put) and, when asked, fdatasyncs (blob_writer_sync). So a turn of the loop
+ * costs one read(2) and one memcpy per upload, whatever the hash and the disk cost, and hashing
+ * runs beside the loop.
  *
  * The sink owns the blob writer from sink_new() until sink_finish() hands it back; while a job
- * is in flight only the helper thread touches the writer, and the loop touches neither the
- * writer nor the buffer being written. At most one job per sink is in flight (so a file's bytes
+ * is in flight only the helper threads touch the writer (each its own fields), and the loop
+ * touches neither the writer nor the buffer being written. At most one job per sink is in flight (so a file's bytes
  * are written in order, and uploads share the pool's threads first come, first served); two
  * buffers let the loop fill one while the other is written. When both are in use the sink says
  * so (sink_put() returns false): the caller pauses reading, and `wake` tells it when the sink
