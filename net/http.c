@@ -62,7 +62,10 @@
  * from inside on_data and pipelined bytes after the body work as before. The buffer is reused
  * only once the evbuffer let go of it (drained: its cleanup callback). One read per loop turn
  * per connection bounds the work a turn does for one upload (one read, one on_data of at most
- * STREAM_READ bytes). Over TLS the bufferevent reads as before (OpenSSL owns the socket).
+ * STREAM_READ bytes). Over TLS the bufferevent reads as before (OpenSSL owns the socket). For a
+ * Content-Length body the application may offer its own memory (http_stream_t.buffer): the
+ * read goes there instead (at most up to the body's end, so no byte of a next request lands in
+ * it), lent the same way, and on_data points into it.
  *
  * How a streamed request ends; on_end is called at most once, and exactly once unless the
  * application took charge of the end first (it answered, or on_data returned -1):
@@ -968,6 +971,14 @@ static void timer_arm(conn_t *c, timer_kind_t kind)
 
 /* ---------- big reads of a streamed body (see "Big reads" at the top) ---------- */
 
+/* The application's memory (http_stream_t.buffer) is the application's to free. */
+static void app_buf_returned(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    (void)arg;
+}
+
 static void bigbuf_free(bigbuf_t *b)
 {
     free(b->data);
@@ -1540,15 +1551,33 @@ static void on_stream_read(evutil_socket_t fd, short what, void *arg)
         return;
     }
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    bigbuf_t *b = bigbuf_get(c);
-    if (!b || b->lent || evbuffer_get_length(in) > 0) {
+    /* In place: a Content-Length body (the parser counts down what is left of it), into the
+     * application's memory when it offers some. */
+    char *dst = NULL;
+    size_t want = STREAM_READ;
+    uint64_t left = c->parser.content_length;
+    if (c->stream.buffer && c->content_length >= 0 && left > 0 && left != ULLONG_MAX &&
+        evbuffer_get_length(in) == 0) {
+        size_t have = 0;
+        dst = c->stream.buffer(&c->pub, &have, c->stream.arg);
+        if (dst && have > 0) {
+            want = have < want ? have : want;
+            if (left < want)
+                want = (size_t)left;
+        } else {
+            dst = NULL;
+            want = STREAM_READ;
+        }
+    }
+    bigbuf_t *b = dst ? NULL : bigbuf_get(c);
+    if ((!dst && (!b || b->lent)) || evbuffer_get_length(in) > 0) {
         /* No buffer (out of memory) or input still unparsed: the bufferevent reads instead. */
         event_del(c->stream_rd);
         bufferevent_enable(c->bev, EV_READ);
         conn_process(c);
         return;
     }
-    ssize_t n = read(fd, b->data, STREAM_READ);
+    ssize_t n = read(fd, dst ? dst : b->data, want);
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
         return;
     if (n <= 0) {
@@ -1557,13 +1586,15 @@ static void on_stream_read(evutil_socket_t fd, short what, void *arg)
     }
     /* The input's end is frozen (only the bufferevent adds to it): we add the way it does. */
     evbuffer_unfreeze(in, 0);
-    int rc = evbuffer_add_reference(in, b->data, (size_t)n, bigbuf_returned, b);
+    int rc = dst ? evbuffer_add_reference(in, dst, (size_t)n, app_buf_returned, NULL)
+                 : evbuffer_add_reference(in, b->data, (size_t)n, bigbuf_returned, b);
     evbuffer_freeze(in, 0);
     if (rc != 0) {
         conn_close(c);
         return;
     }
-    b->lent = true;
+    if (b)
+        b->lent = true;
     stream_bytes_in(c);
     conn_process(c);
 }

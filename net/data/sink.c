@@ -190,13 +190,22 @@ static bool fit(sink_t *s, size_t len) {
     return true;
 }
 
+char *sink_space(sink_t *s, size_t *len) {
+    if (s->finishing || s->err || s->fill_len >= SINK_HIGH) return NULL;
+    *len = s->cap[s->fill] - s->fill_len;
+    return s->buf[s->fill] + s->fill_len;
+}
+
 bool sink_put(sink_t *s, const void *data, size_t len) {
     if (s->finishing || s->err) return false;
-    if (!fit(s, len)) {
-        s->err = ENOMEM;
-        return false;
+    char *tail = s->buf[s->fill] + s->fill_len;
+    if (data != tail) { /* not read in place (sink_space): copy */
+        if (!fit(s, len)) {
+            s->err = ENOMEM;
+            return false;
+        }
+        memcpy(s->buf[s->fill] + s->fill_len, data, len);
     }
-    memcpy(s->buf[s->fill] + s->fill_len, data, len);
     s->fill_len += len;
     s->taken += (int64_t)len;
     pump(s);

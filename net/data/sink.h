@@ -32,8 +32,12 @@ typedef void (*sink_done_fn)(void *arg, blob_writer_t *w, int err);
 /* Takes the writer (NULL on out of memory: the writer stays the caller's). `pool` may be NULL. */
 sink_t *sink_new(worker_pool_t *pool, blob_writer_t *w, sink_wake_fn wake, void *arg);
 /* Copies len bytes in (always all of them). false: the caller must stop giving bytes until
- * `wake` (both buffers are busy). */
+ * `wake` (both buffers are busy). Bytes read in place (at sink_space()) are taken without a
+ * copy. */
 bool sink_put(sink_t *s, const void *data, size_t len);
+/* Where the next bytes may be read in place (then given to sink_put() from there), and how
+ * many fit (*len); NULL when the sink takes no bytes now. Valid until the next sink call. */
+char *sink_space(sink_t *s, size_t *len);
 /* Bytes taken by sink_put() plus the writer's bytes at sink_new() (what a resume began from). */
 int64_t sink_bytes(const sink_t *s);
 /* The prefix the last completed sync made durable (at first: the writer's bytes at sink_new()). */

@@ -1031,7 +1031,18 @@ static void upload_end(http_request_t *req, bool complete, void *arg) {
     with_writer(u, true, body_written);
 }
 
+/* Reading in place (net/http.h): a Content-Length body goes straight into the sink's buffer.
+ * The memory stays valid as http.h asks: the sink keeps its buffers until with_writer(), which
+ * runs after on_end or after the answer. */
+static char *upload_buffer(http_request_t *req, size_t *len, void *arg) {
+    (void)arg;
+    upload_t *u = req->user;
+    if (!u || u->phase != UP_BODY || !u->sink) return NULL;
+    return sink_space(u->sink, len);
+}
+
 void upload_install(data_plane_t *dp) {
-    http_stream_t stream = {upload_match, upload_start, upload_data, upload_end, dp};
+    http_stream_t stream = {upload_match, upload_start, upload_data, upload_end, dp,
+                            upload_buffer};
     http_server_set_stream(dp->http, &stream);
 }
