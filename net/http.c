@@ -49,10 +49,23 @@
  * http_parser_execute() returns at once and reports how far it got; the unparsed rest of the
  * chunk stays in the input evbuffer and parsing resumes from there. Input is never read while
  * paused and is parsed as soon as it is read otherwise (a resume parses what is left before
- * the next read), so a streamed body costs at most one read of buffering (libevent 2.1 reads
- * 4 KiB at a time), far below the read watermark. The callbacks are copied into the
- * connection when the matcher takes a request, so http_server_set_stream() may change them
- * at any time without affecting streams in progress.
+ * the next read), so a streamed body costs at most one read of buffering. The callbacks are
+ * copied into the connection when the matcher takes a request, so http_server_set_stream() may
+ * change them at any time without affecting streams in progress.
+ *
+ * Big reads (plain TCP only). libevent 2.1 reads a socket 4 KiB at a time, so a streamed body
+ * cost one epoll round, one read(2) and one on_data (a hash update and a write(2) in the upload
+ * plane) per 4 KiB. While a plain-TCP stream is reading, the bufferevent's read event is off and
+ * the connection's own read event (stream_rd) does one read(2) of up to STREAM_READ bytes into a
+ * page-aligned buffer of the connection (bigbuf_t), which is lent to the input evbuffer by
+ * reference (no copy): the read loop then parses it as any input, so chunked framing, pauses
+ * from inside on_data and pipelined bytes after the body work as before. The buffer is reused
+ * only once the evbuffer let go of it (drained: its cleanup callback). One read per loop turn
+ * per connection bounds the work a turn does for one upload (one read, one on_data of at most
+ * STREAM_READ bytes). Over TLS the bufferevent reads as before (OpenSSL owns the socket). For a
+ * Content-Length body the application may offer its own memory (http_stream_t.buffer): the
+ * read goes there instead (at most up to the body's end, so no byte of a next request lands in
+ * it), lent the same way, and on_data points into it.
  *
  * How a streamed request ends; on_end is called at most once, and exactly once unless the
  * application took charge of the end first (it answered, or on_data returned -1):
@@ -139,6 +152,8 @@
 #define BUSY_REASON "Too many connections; retry later"
 #define LISTEN_BACKLOG 1024
 #define CONTINUE_100 "HTTP/1.1 100 Continue\r\n\r\n"
+#define STREAM_READ (256u * 1024)   /* one read(2) of a plain-TCP streamed body (big reads) */
+#define STREAM_ALIGN 4096
 
 typedef enum { ST_READ, ST_HANDLER, ST_STREAM, ST_CLOSING, ST_LINGER, ST_DONE } conn_state_t;
 typedef enum { PIECE_NONE, PIECE_URL, PIECE_FIELD, PIECE_VALUE } piece_t;
@@ -158,6 +173,15 @@ struct peer {
     int count;
 };
 
+/* The big-read buffer of a connection (see "Big reads"): lent to the input evbuffer by
+ * reference while `lent`; a connection freed while it is lent leaves the free to the evbuffer's
+ * cleanup (`orphan`), which may run later (bufferevents are finalized by the event loop). */
+typedef struct {
+    char *data;                 /* STREAM_READ bytes, STREAM_ALIGN-aligned */
+    bool lent;
+    bool orphan;
+} bigbuf_t;
+
 typedef struct conn conn_t;
 struct conn {
     http_request_t pub;         /* first member: an http_request_t * is a conn_t * */
@@ -172,6 +196,8 @@ struct conn {
     evutil_socket_t fd;
     struct event *timer;
     struct event *watch;        /* client-gone watch while the handler has the request */
+    struct event *stream_rd;    /* big reads of a plain-TCP streamed body (NULL until needed) */
+    bigbuf_t *big;              /* their buffer (NULL until needed) */
     http_parser parser;
     conn_state_t state;
 
@@ -254,6 +280,9 @@ static http_parser_settings parser_settings;
 
 static void conn_process(conn_t *c);
 static void conn_close(conn_t *c);
+static bool conn_reading(const conn_t *c);
+static void bigbuf_drop(conn_t *c);
+static void on_stream_read(evutil_socket_t fd, short what, void *arg);
 static void conn_dispatch(conn_t *c, int status, const char *reason);
 static void idle_unlink(conn_t *c);
 static void req_publish(conn_t *c);
@@ -778,6 +807,8 @@ static void req_reset(conn_t *c)
     c->streaming = c->stream_paused = c->stream_stopped = c->stream_continue = false;
     c->msg_complete = false;
     c->crlf_left = 0;
+    if (c->big && !c->big->lent)
+        bigbuf_drop(c); /* a keep-alive connection does not keep 1 MiB between uploads */
 }
 
 /* ---------- idle list and client addresses ---------- */
@@ -932,6 +963,89 @@ static void timer_arm(conn_t *c, timer_kind_t kind)
     evtimer_add(c->timer, tv);
 }
 
+/* ---------- big reads of a streamed body (see "Big reads" at the top) ---------- */
+
+/* The application's memory (http_stream_t.buffer) is the application's to free. */
+static void app_buf_returned(const void *data, size_t len, void *arg)
+{
+    (void)data;
+    (void)len;
+    (void)arg;
+}
+
+static void bigbuf_free(bigbuf_t *b)
+{
+    free(b->data);
+    free(b);
+}
+
+/* The input evbuffer let go of the buffer (drained, or freed with the bufferevent). */
+static void bigbuf_returned(const void *data, size_t len, void *arg)
+{
+    bigbuf_t *b = arg;
+    (void)data;
+    (void)len;
+    b->lent = false;
+    if (b->orphan)
+        bigbuf_free(b);
+}
+
+/* The connection no longer needs its buffer: free it now, or when the evbuffer returns it. */
+static void bigbuf_drop(conn_t *c)
+{
+    bigbuf_t *b = c->big;
+    c->big = NULL;
+    if (!b)
+        return;
+    if (b->lent)
+        b->orphan = true;
+    else
+        bigbuf_free(b);
+}
+
+static bigbuf_t *bigbuf_get(conn_t *c)
+{
+    if (c->big)
+        return c->big;
+    bigbuf_t *b = calloc(1, sizeof *b);
+    void *data = NULL;
+    if (!b || posix_memalign(&data, STREAM_ALIGN, STREAM_READ) != 0) {
+        free(b);
+        return NULL;
+    }
+    b->data = data;
+    return c->big = b;
+}
+
+/* Does this connection read with big reads now: a plain-TCP streamed body that is reading? */
+static bool big_reads(const conn_t *c)
+{
+    return !c->tls && c->bev && c->state == ST_STREAM && conn_reading(c) && !c->wait_drain;
+}
+
+/* Reading on: the connection's own read event for a streamed plain-TCP body, the
+ * bufferevent's otherwise. The new event is added before the other goes, so the count of
+ * readers on the fd never drops to zero (no epoll_ctl), as in conn_wait_handler(). */
+static void conn_read_on(conn_t *c)
+{
+    if (big_reads(c)) {
+        if (!c->stream_rd)
+            c->stream_rd = event_new(c->srv->base, c->fd, EV_READ | EV_PERSIST, on_stream_read, c);
+        if (c->stream_rd && event_add(c->stream_rd, NULL) == 0) {
+            bufferevent_disable(c->bev, EV_READ);
+            return;
+        }
+    }
+    bufferevent_enable(c->bev, EV_READ);
+}
+
+static void conn_read_off(conn_t *c)
+{
+    bufferevent_disable(c->bev, EV_READ);
+    if (c->stream_rd)
+        event_del(c->stream_rd);
+}
+
 /* Frees the socket and every event of the connection (not its memory). After this nothing
  * in the event loop refers to it, so it may outlive the server and the event base. */
 static void conn_release_io(conn_t *c)
@@ -943,6 +1057,10 @@ static void conn_release_io(conn_t *c)
     if (c->timer) {
         event_free(c->timer);
         c->timer = NULL;
+    }
+    if (c->stream_rd) {
+        event_free(c->stream_rd);
+        c->stream_rd = NULL;
     }
     if (c->bev) {
         bufferevent_free(c->bev); /* closes the socket */
@@ -975,6 +1093,7 @@ static void conn_destroy(conn_t *c)
 {
     conn_release_io(c);
     conn_detach(c);
+    bigbuf_drop(c);
     if (c->pub.body)
         evbuffer_free(c->pub.body);
     free(c->hbuf);
@@ -1132,7 +1251,7 @@ static void conn_wait_handler(conn_t *c)
         c->watch = event_new(c->srv->base, c->fd, EV_READ | EV_PERSIST, on_watch, c);
     if (c->watch)
         event_add(c->watch, NULL);
-    bufferevent_disable(c->bev, EV_READ);
+    conn_read_off(c);
 }
 
 /* Hands a complete request to the handler, or a refused one to the reject function. Either
@@ -1204,10 +1323,14 @@ static void stream_complete(conn_t *c)
 {
     if (c->timer)
         evtimer_del(c->timer);
+    if (c->stream_rd)
+        event_del(c->stream_rd);
     c->state = ST_HANDLER;
     c->stream.on_end(&c->pub, true, c->stream.arg);
     if (c->state == ST_HANDLER && c->bev)
         conn_wait_handler(c);
+    else if (c->state == ST_READ && c->bev)
+        bufferevent_enable(c->bev, EV_READ); /* answered at once: reading was the big reads' */
 }
 
 /* What the read loop makes of one http_parser_execute() on a streamed body. */
@@ -1279,7 +1402,7 @@ void http_stream_resume(http_request_t *req)
     }
     parser_set_paused(c, false);
     if (!c->wait_drain)
-        bufferevent_enable(c->bev, EV_READ);
+        conn_read_on(c);
     if (c->watch)
         event_del(c->watch);
     timer_arm(c, TK_IDLE);
@@ -1329,7 +1452,7 @@ static void conn_process(conn_t *c)
             }
             if (evbuffer_get_length(out) > OUTPUT_HIGH) {
                 c->wait_drain = true;
-                bufferevent_disable(c->bev, EV_READ);
+                conn_read_off(c);
                 break;
             }
         }
@@ -1381,6 +1504,16 @@ static void conn_process(conn_t *c)
     conn_settle(c);
 }
 
+/* Body bytes arrived for a streamed request: the client is not idle (and the test hook). */
+static void stream_bytes_in(conn_t *c)
+{
+    size_t buffered = evbuffer_get_length(bufferevent_get_input(c->bev));
+    if (buffered > http_test_stream_peak_input)
+        http_test_stream_peak_input = buffered;
+    if (conn_reading(c))
+        timer_arm(c, TK_IDLE);
+}
+
 /* New bytes: parse them (a streamed body re-arms its idle timer), or throw them away while
  * lingering (bounded). */
 static void on_read(struct bufferevent *bev, void *arg)
@@ -1394,13 +1527,69 @@ static void on_read(struct bufferevent *bev, void *arg)
             conn_close(c);
         return;
     }
-    if (c->state == ST_STREAM) {
-        size_t buffered = evbuffer_get_length(bufferevent_get_input(bev));
-        if (buffered > http_test_stream_peak_input)
-            http_test_stream_peak_input = buffered;
-        if (conn_reading(c))
-            timer_arm(c, TK_IDLE); /* body bytes arrived: the client is not idle */
+    if (c->state == ST_STREAM)
+        stream_bytes_in(c);
+    conn_process(c);
+}
+
+/* Big reads (see the top): one read(2) of up to STREAM_READ bytes of a streamed plain-TCP body
+ * into the connection's buffer, lent to the input evbuffer and parsed at once. An event that
+ * fires when the connection no longer reads that way (answered, paused, closing) removes
+ * itself. EOF or a socket error end the connection as the bufferevent's on_event would. */
+static void on_stream_read(evutil_socket_t fd, short what, void *arg)
+{
+    conn_t *c = arg;
+    (void)what;
+    if (!big_reads(c)) {
+        event_del(c->stream_rd);
+        return;
     }
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    /* In place: a Content-Length body (the parser counts down what is left of it), into the
+     * application's memory when it offers some. */
+    char *dst = NULL;
+    size_t want = STREAM_READ;
+    uint64_t left = c->parser.content_length;
+    if (c->stream.buffer && c->content_length >= 0 && left > 0 && left != ULLONG_MAX &&
+        evbuffer_get_length(in) == 0) {
+        size_t have = 0;
+        dst = c->stream.buffer(&c->pub, &have, c->stream.arg);
+        if (dst && have > 0) {
+            want = have < want ? have : want;
+            if (left < want)
+                want = (size_t)left;
+        } else {
+            dst = NULL;
+            want = STREAM_READ;
+        }
+    }
+    bigbuf_t *b = dst ? NULL : bigbuf_get(c);
+    if ((!dst && (!b || b->lent)) || evbuffer_get_length(in) > 0) {
+        /* No buffer (out of memory) or input still unparsed: the bufferevent reads instead. */
+        event_del(c->stream_rd);
+        bufferevent_enable(c->bev, EV_READ);
+        conn_process(c);
+        return;
+    }
+    ssize_t n = read(fd, dst ? dst : b->data, want);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return;
+    if (n <= 0) {
+        conn_close(c);
+        return;
+    }
+    /* The input's end is frozen (only the bufferevent adds to it): we add the way it does. */
+    evbuffer_unfreeze(in, 0);
+    int rc = dst ? evbuffer_add_reference(in, dst, (size_t)n, app_buf_returned, NULL)
+                 : evbuffer_add_reference(in, b->data, (size_t)n, bigbuf_returned, b);
+    evbuffer_freeze(in, 0);
+    if (rc != 0) {
+        conn_close(c);
+        return;
+    }
+    if (b)
+        b->lent = true;
+    stream_bytes_in(c);
     conn_process(c);
 }
 
@@ -1415,7 +1604,7 @@ static void on_write(struct bufferevent *bev, void *arg)
     } else if (c->wait_drain) {
         c->wait_drain = false;
         if (conn_reading(c)) {
-            bufferevent_enable(bev, EV_READ);
+            conn_read_on(c);
             conn_process(c);
         }
     }
@@ -1623,7 +1812,7 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
                     evbuffer_get_length(bufferevent_get_input(c->bev)) > 0;
         if (mid_stream && c->timer)
             evtimer_del(c->timer);
-        bufferevent_disable(c->bev, EV_READ);
+        conn_read_off(c);
         if (c->watch)
             event_del(c->watch);
     } else {

@@ -133,7 +133,18 @@ void http_server_stats(const http_server_t *srv, http_stats_t *out);
  * application enforces its own size). The application answers with http_respond() exactly once,
  * at any point: before resume (refusal: the connection then closes after the response), or
  * after on_end. on_end(complete=false) means the body was cut (client gone, idle, parse error);
- * the request is then orphaned and http_respond() only frees it. */
+ * the request is then orphaned and http_respond() only frees it.
+ * Pieces: over plain TCP the body is read with one read(2) of up to 256 KiB per loop turn into a
+ * buffer of the connection, and on_data gets what that read brought (less the chunk framing);
+ * over TLS, what the OpenSSL bufferevent read (a few KiB). A piece is valid only during the
+ * call: keep a copy.
+ * Reading in place (optional `buffer`): for a Content-Length body over plain TCP, before each
+ * read the front end asks the application where the bytes may go; it reads at most *len bytes
+ * (and never past the body's end) straight there, and the on_data that follows points into that
+ * memory (the application then need not copy). The memory must stay valid until on_data has
+ * taken the piece, and until on_end or http_respond() if the application pauses inside the
+ * on_data of the body's last piece (the parser looks at its last byte once more). NULL: the
+ * connection's own buffer is used. */
 typedef struct {
     bool (*match)(const http_request_t *req, void *arg); /* stream this request's body? */
     void (*on_start)(http_request_t *req, void *arg);
@@ -141,6 +152,8 @@ typedef struct {
     int (*on_data)(http_request_t *req, const char *data, size_t len, void *arg);
     void (*on_end)(http_request_t *req, bool complete, void *arg);
     void *arg;
+    /* Optional (NULL: none), see "Reading in place" above. */
+    char *(*buffer)(http_request_t *req, size_t *len, void *arg);
 } http_stream_t;
 
 void http_server_set_stream(http_server_t *srv, const http_stream_t *stream);

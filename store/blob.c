@@ -6,9 +6,10 @@
  * (so never "." or ".." and never a hidden name), so a bad id can only fail, never escape
  * <dir>.
  *
- * Durability. Bytes of a .part file are made durable in steps: the mover calls
- * blob_writer_sync() (fdatasync) before each heartbeat and reports the synced length as the
- * durable prefix (`staged`) a resume continues from; what was written after the last sync may
+ * Durability. Bytes of a .part file are made durable in steps: an upload's disk thread
+ * (net/data/sink.c) calls blob_writer_sync() (fdatasync) when a heartbeat asks, and the next
+ * heartbeat reports the synced length as the durable prefix (`staged`) a resume continues from
+ * (a PULL syncs before each heartbeat, on the loop); what was written after the last sync may
  * be lost by a crash and is truncated away by blob_writer_resume(). A sync per heartbeat
  * (about once a second) costs little because the writeback pacing below keeps at most ~3
  * windows dirty. blob_writer_finish() syncs the finished file once, renames it, and syncs the
@@ -24,7 +25,10 @@
  * spread over the transfer (max ~10-20 ms per window measured; when the disk is slower than the
  * network it paces the socket reads, i.e. TCP backpressure), and the final fsync measured
  * ~6 ms for 1 GiB. This is writeback scheduling, not durability (no metadata, no cache flush);
- * the fsync at the end is still what makes the file durable.
+ * the fsync at the end is still what makes the file durable. The window just waited for is
+ * clean, and nothing here reads it again (a resume re-reads its prefix once): it is dropped
+ * from the page cache (POSIX_FADV_DONTNEED), so a 1 GiB upload does not push 1 GiB of other
+ * files' pages (Redis's, other uploads' unsynced windows) out of memory.
  *
  * One writer per blob: every writer holds an OFD write lock (fcntl F_OFD_SETLK, whole file) on
  * its .part for as long as it is open, so two writers on one host (a mover that has not noticed
@@ -40,9 +44,10 @@
  * of loop time per turn, 128 turns.
  *
  * Directories are created with mode 0777 and files with 0666, both reduced by the process
- * umask (the operator's choice). Everything here is synchronous file-system work on the event
- * loop thread: one open/mkdir per transfer, one write(2) per received piece, the writeback
- * pacing, and the syncs at the end. */
+ * umask (the operator's choice). Everything here is synchronous file-system work on the calling
+ * thread: the event loop for opening, re-hashing, the end (finish, suspend, abort) and a PULL's
+ * writes; an upload's disk thread for its writes, their writeback pacing and its syncs (one
+ * thread at a time per writer: net/data/sink.h). */
 #include "store/blob.h"
 #include "store/redis.h" /* store_log */
 
@@ -67,11 +72,13 @@
 struct blob_writer {
     int fd;
     bool failed;        /* a write failed: finish refuses */
+    bool hash_failed;   /* a digest update failed (its own flag: blob_writer_hash may run on
+                         * another thread than blob_writer_put, each touching its own fields) */
     EVP_MD_CTX *md;
     int64_t bytes;
     int64_t synced;     /* bytes made durable by the last successful sync */
     int64_t wb_next;    /* writeback started for [0, wb_next) */
-    int64_t hashed;     /* resume: prefix bytes fed to the digest so far (== bytes when done) */
+    int64_t hashed;     /* bytes fed to the digest (a resume: its prefix first); == bytes when done */
     char *rehash_buf;   /* resume: REHASH_READ bytes while re-hashing */
     char dir[PATH_MAX];   /* <dir>/staging/<item>/<uuid> */
     char part[PATH_MAX];  /* .../<blob>.part */
@@ -395,21 +402,38 @@ int blob_writer_rehash(blob_writer_t *w, size_t max_bytes, bool *done)
 
 int blob_writer_write(blob_writer_t *w, const void *data, size_t len)
 {
+    if (w->hashed < w->bytes) { /* a resumed writer's prefix is not re-hashed yet */
+        errno = EINVAL;
+        return C_ERR;
+    }
+    if (blob_writer_hash(w, data, len) != C_OK)
+        return C_ERR;
+    return blob_writer_put(w, data, len);
+}
+
+int blob_writer_hash(blob_writer_t *w, const void *data, size_t len)
+{
+    if (w->hash_failed) {
+        errno = EIO;
+        return C_ERR;
+    }
+    if (len > 0 && EVP_DigestUpdate(w->md, data, len) != 1) {
+        w->hash_failed = true;
+        errno = EIO;
+        return C_ERR;
+    }
+    w->hashed += (int64_t)len;
+    return C_OK;
+}
+
+int blob_writer_put(blob_writer_t *w, const void *data, size_t len)
+{
     if (w->failed) {
         errno = EIO;
         return C_ERR;
     }
     if (len == 0)
         return C_OK;
-    if (w->hashed < w->bytes) { /* a resumed writer's prefix is not re-hashed yet */
-        errno = EINVAL;
-        return C_ERR;
-    }
-    if (EVP_DigestUpdate(w->md, data, len) != 1) {
-        w->failed = true;
-        errno = EIO;
-        return C_ERR;
-    }
     const char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -429,14 +453,16 @@ int blob_writer_write(blob_writer_t *w, const void *data, size_t len)
         left -= (size_t)n;
     }
     w->bytes += (int64_t)len;
-    w->hashed = w->bytes;
     /* Writeback pacing (module comment). Advisory: an I/O error shows at the final fsync. */
     while (w->bytes - w->wb_next >= WB_WINDOW) {
         sync_file_range(w->fd, w->wb_next, WB_WINDOW, SYNC_FILE_RANGE_WRITE);
-        if (w->wb_next >= 2 * WB_WINDOW)
-            sync_file_range(w->fd, w->wb_next - 2 * WB_WINDOW, WB_WINDOW,
+        if (w->wb_next >= 2 * WB_WINDOW) {
+            off_t done = w->wb_next - 2 * WB_WINDOW;
+            sync_file_range(w->fd, done, WB_WINDOW,
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
                                 SYNC_FILE_RANGE_WAIT_AFTER);
+            posix_fadvise(w->fd, done, WB_WINDOW, POSIX_FADV_DONTNEED);
+        }
         w->wb_next += WB_WINDOW;
     }
     return C_OK;
@@ -480,7 +506,7 @@ int blob_writer_finish(blob_writer_t *w, char *hex)
     bool renamed = false;
     int err = EIO;
 
-    if (w->failed || w->hashed < w->bytes || EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 ||
+    if (w->failed || w->hash_failed || w->hashed != w->bytes || EVP_DigestFinal_ex(w->md, md, &mdlen) != 1 ||
         mdlen * 2 >= CHECKSUM_MAX)
         goto fail;
     /* One sync per file, at the end (module comment). */

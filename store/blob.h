@@ -46,6 +46,13 @@ int blob_writer_rehash(blob_writer_t *w, size_t max_bytes, bool *done);
 
 /* Writes and hashes; C_ERR on a write error (errno kept). */
 int blob_writer_write(blob_writer_t *w, const void *data, size_t len);
+/* The two halves of blob_writer_write, for running them side by side on two threads (each
+ * touches only its own fields of w; the caller joins both before anything else uses w, and
+ * gives both the same bytes in the same order). hash: the digest; put: write(2) and the
+ * writeback pacing (blob_writer_bytes counts these). C_ERR with errno on failure; finish then
+ * refuses the file. */
+int blob_writer_hash(blob_writer_t *w, const void *data, size_t len);
+int blob_writer_put(blob_writer_t *w, const void *data, size_t len);
 /* Bytes in the file (for a resumed writer: the prefix plus what was written since). */
 int64_t blob_writer_bytes(const blob_writer_t *w);
 /* fdatasync: *durable = the bytes now known on disk. C_ERR (errno) if the sync failed; then

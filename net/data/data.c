@@ -16,6 +16,9 @@
 
 #define BEAT_MAX_MS 1000
 #define BEAT_MIN_MS 10
+#define DISK_THREADS 2      /* at most one job per upload in flight: more threads, more uploads */
+#define DISK_QUEUE_MAX 4096 /* jobs waiting (one per upload at most); past it a job runs inline */
+#define DISK_NICE 0          /* measured: nice 5 cost ~10% of upload throughput, no GET p99 gain */
 
 void data_uuid(char *out) { new_uuid(out); }
 
@@ -136,6 +139,10 @@ data_plane_t *data_plane_new(const data_config_t *cfg) {
         free(dp);
         return NULL;
     }
+    /* Hashing and writing upload bodies (net/data/sink.h). Without the pool the uploads do that
+     * work on the loop, as before it existed. */
+    dp->disk_pool = worker_pool_new(dp->base, DISK_THREADS, DISK_QUEUE_MAX, DISK_NICE);
+    if (!dp->disk_pool) log_msg(LV_WARN, "no disk threads: uploads hash and write on the loop");
     upload_install(dp);
     store_on_expired(dp->store, on_expired, dp);
     store_on_completion_due(dp->store, on_completion_due, dp);
@@ -155,8 +162,12 @@ void data_plane_shutdown(data_plane_t *dp) {
     store_on_expired(dp->store, NULL, NULL);
     store_on_completion_due(dp->store, NULL, NULL);
     while (dp->xfers) dp->xfers->stop(dp->xfers, DATA_SHUTDOWN);
+    /* Joins the disk threads; the uploads waiting for them finish their ends now. */
+    worker_pool_free(dp->disk_pool);
+    dp->disk_pool = NULL;
 }
 
 void data_plane_free(data_plane_t *dp) {
+    if (dp) worker_pool_free(dp->disk_pool);
     free(dp);
 }

@@ -7,6 +7,7 @@
 #include <limits.h>
 
 #include "net/data/data.h"
+#include "net/worker.h"
 
 /* A transfer this instance runs (an upload or a pull), linked into the plane's list. */
 typedef struct data_xfer {
@@ -30,6 +31,7 @@ struct data_plane {
     bool draining;             /* data_plane_drain ran: no new transfers */
     bool stopping;             /* data_plane_shutdown ran: no more store calls */
     data_xfer_t *xfers;
+    worker_pool_t *disk_pool;  /* helper threads hashing and writing upload bodies (sink.h) */
     data_stats_t stats;        /* data_plane_stats */
     void (*garbage_fn)(void *arg);
     void *garbage_arg;

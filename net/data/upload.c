@@ -14,15 +14,22 @@
  *              declared size, ends the upload (READY or ERROR); otherwise it pauses -> 204.
  *
  * While bytes arrive, the upload holds the file's lease through a mover (net/data/mover.h):
- * heartbeats carry the bytes received and the durable prefix (fdatasync'd just before). A
+ * heartbeats carry the durable prefix (fdatasync'd by the sink's thread since the last one). A
  * refused heartbeat, a session ended or a file removed here, stops the upload at once with a
  * 4xx (the connection closes, nothing is deleted); a fenced mover stops with 503. A cut body
  * (client gone) pauses the file with its durable prefix kept (TEV_PAUSE), resumable from any
  * instance sharing --storage-dir. A failure (size, checksum, disk, limits) ends it in ERROR
  * (TEV_FAIL: the store puts the blob on the garbage list; the .part is also removed here).
  *
+ * The body's bytes go through a sink (net/data/sink.h): the loop copies each piece read into it,
+ * a disk thread hashes and writes them, and fdatasyncs at each heartbeat, so the heartbeat's
+ * durable prefix (Upload-Offset) is the one the last background sync made durable, at most a
+ * beat old, as before. While both of the sink's buffers are busy, reading is paused (TCP
+ * backpressure). Whatever needs the writer itself (the end, a pause, a cut, a failure, a stop)
+ * first takes it back from the sink once its thread is done with it (with_writer(): phase WAIT).
+ *
  * One upload_t per request. Phases (one choke point, set_phase):
- *   LOGIN -> BEGIN -> [REHASH ->] BODY -> ENDING -> DONE, and PROBE (HEAD) -> DONE.
+ *   LOGIN -> BEGIN -> [REHASH ->] BODY -> [WAIT ->] ENDING -> DONE, and PROBE (HEAD) -> DONE.
  * The request is answered exactly once (respond()); the upload_t is freed once answered and
  * no store call is in flight (release()). */
 #include <errno.h>
@@ -35,6 +42,7 @@
 
 #include "net/data/mover.h"
 #include "net/data/plane.h"
+#include "net/data/sink.h"
 #include "store/blob.h"
 
 #define DATA_PREFIX "/cls/data/"
@@ -46,12 +54,17 @@ typedef enum {
     UP_BEGIN,  /* store_upload_begin in flight */
     UP_PROBE,  /* HEAD: waiting for the (empty) body's end, then the probe */
     UP_REHASH, /* PATCH: re-hashing the durable prefix, reading paused */
-    UP_BODY,   /* bytes arrive into the writer; the mover holds the lease */
+    UP_BODY,   /* bytes arrive into the sink; the mover holds the lease */
+    UP_WAIT,   /* taking the writer back from the sink (with_writer); stops wait too */
     UP_ENDING, /* store_transfer_end in flight; the answer waits for it */
     UP_DONE    /* answered, or nothing more to do */
 } up_phase_t;
 
-typedef struct {
+typedef struct upload upload_t;
+/* What runs once the writer is back from the sink (with_writer): err is the sink's. */
+typedef void (*writer_step_fn)(upload_t *u, int err);
+
+struct upload {
     data_xfer_t x;          /* session_id and name once begun; in the plane's list meanwhile */
     data_plane_t *dp;
     http_request_t *req;    /* NULL once answered */
@@ -67,7 +80,10 @@ typedef struct {
     int64_t offset;         /* PATCH: Upload-Offset */
     int complete_hdr;       /* PATCH: Upload-Complete -1 absent, 0 ?0, 1 ?1 */
     int64_t granted_ms;     /* when the begin call was sent (the lease's start) */
-    blob_writer_t *writer;
+    blob_writer_t *writer;  /* while no sink has it (before BODY, after WAIT) */
+    sink_t *sink;           /* BODY: the writer is the sink's */
+    bool throttled;         /* reading paused until the sink can take bytes again */
+    writer_step_fn step;    /* WAIT: what runs once the writer is back */
     mover_t *mover;
     struct event *rehash_ev;
     int64_t durable;        /* the durable prefix last reported */
@@ -81,7 +97,8 @@ typedef struct {
     bool answer_is_failure;
     vapi_failure_t answer;
     char answer_headers[HEADERS_MAX];
-} upload_t;
+    bool answer_first;      /* park: answer before the prefix is recorded */
+};
 
 static void set_phase(upload_t *u, up_phase_t p) { u->phase = p; }
 
@@ -103,10 +120,17 @@ static const char *file_name_of(const upload_t *u) { return u->file.name; }
 
 /* ---- answering and freeing ------------------------------------------------------------- */
 
+static void close_writer(void *arg, blob_writer_t *w, int err) {
+    (void)arg;
+    (void)err;
+    blob_writer_close(w);
+}
+
 static void release(upload_t *u) {
     if (u->req || u->pending > 0) return;
     unlink_upload(u);
     mover_stop(u->mover);
+    if (u->sink) sink_finish(u->sink, false, close_writer, NULL); /* not expected: with_writer */
     if (u->writer) blob_writer_close(u->writer);
     if (u->rehash_ev) event_free(u->rehash_ev);
     free(u);
@@ -121,6 +145,31 @@ static void respond(upload_t *u, int status, const vapi_failure_t *f, const char
     http_stream_pause(req);
     if (f) data_respond_failure(req, status, f, headers);
     else http_respond(req, status, NULL, "", 0, headers);
+}
+
+static void on_writer_back(void *arg, blob_writer_t *w, int err) {
+    upload_t *u = arg;
+    u->pending--;
+    u->writer = w;
+    u->step(u, err);
+}
+
+/* Runs step once the sink's thread is done with the writer, with the writer back in u->writer
+ * (the sink freed); at once when there is no sink. write_rest: everything received is written
+ * and fdatasync'd first (an end, a pause, a cut); otherwise what the thread has not taken yet
+ * is dropped (a failure, a stop, a fence: no more writing). Meanwhile the phase is WAIT: a stop
+ * or a lost lease then changes nothing (the end the step records is the store's to accept). */
+static void with_writer(upload_t *u, bool write_rest, writer_step_fn step) {
+    set_phase(u, UP_WAIT);
+    sink_t *s = u->sink;
+    if (!s) {
+        step(u, 0);
+        return;
+    }
+    u->sink = NULL;
+    u->step = step;
+    u->pending++; /* the upload_t outlives the wait */
+    sink_finish(s, write_rest, on_writer_back, u);
 }
 
 static void offset_header(char *out, size_t size, int64_t offset, bool complete) {
@@ -214,26 +263,31 @@ static void pause_attempt(upload_t *u, int64_t staged) {
     end_attempt(u, TEV_PAUSE, &r);
 }
 
-/* Ends the attempt in ERROR and answers `status` with f (and headers, or NULL): nothing
- * partial stays (the .part goes now; the store puts the blob on the garbage list). */
-static void fail_upload_h(upload_t *u, int status, const vapi_failure_t *f, const char *headers) {
+static void fail_step(upload_t *u, int err) {
+    (void)err;
     session_file_t r = u->file;
     if (u->writer) {
         r.bytes_transferred = blob_writer_bytes(u->writer);
         blob_writer_abort(u->writer);
         u->writer = NULL;
     }
+    r.status = TRANSFER_ERROR;
+    r.has_error_message = true;
+    r.error_message = u->answer.msg;
+    u->failed = true;
+    end_attempt(u, TEV_FAIL, &r);
+}
+
+/* Ends the attempt in ERROR and answers `status` with f (and headers, or NULL): nothing
+ * partial stays (the .part goes; the store puts the blob on the garbage list). */
+static void fail_upload_h(upload_t *u, int status, const vapi_failure_t *f, const char *headers) {
     if (u->rehash_ev) event_del(u->rehash_ev);
     http_stream_pause(u->req);
     u->answer_status = status;
     u->answer_is_failure = true;
     u->answer = *f;
     copy_str(u->answer_headers, sizeof(u->answer_headers), headers ? headers : "");
-    r.status = TRANSFER_ERROR;
-    r.has_error_message = true;
-    r.error_message = f->msg;
-    u->failed = true;
-    end_attempt(u, TEV_FAIL, &r);
+    with_writer(u, false, fail_step);
 }
 
 static void fail_upload(upload_t *u, int status, const vapi_failure_t *f) {
@@ -250,8 +304,10 @@ static void refuse_resume(upload_t *u, int64_t staged, int status, const vapi_fa
     pause_attempt(u, staged);
 }
 
+/* The bytes a heartbeat reports as transferred: the durable prefix while a sink has the bytes
+ * (what arrived after the last background sync shows at the next beat), else what is written. */
 static int64_t written(const upload_t *u) {
-    return u->writer ? blob_writer_bytes(u->writer) : u->durable;
+    return u->sink ? sink_durable(u->sink) : u->writer ? blob_writer_bytes(u->writer) : u->durable;
 }
 
 static void size_text(char *out, size_t size, int64_t v) { snprintf(out, size, "%" PRId64, v); }
@@ -302,21 +358,40 @@ static int stop_failure(upload_t *u, data_stop_t why, const char *detail, vapi_f
  * can never undo a takeover). A stopping server answers once the prefix is recorded (a retry
  * elsewhere then finds the file waiting); a fenced mover answers at once (its store is not
  * answering). */
-static void park_upload(upload_t *u, const vapi_failure_t *f, bool answer_first) {
-    mover_stop(u->mover);
-    u->mover = NULL;
-    if (u->rehash_ev) event_del(u->rehash_ev);
+static void park_step(upload_t *u, int err) {
+    (void)err;
     int64_t durable = u->durable;
     if (u->writer) {
         blob_writer_suspend(u->writer, &durable);
         u->writer = NULL;
     }
+    offset_header(u->answer_headers, sizeof(u->answer_headers), durable, false);
+    if (u->answer_first) respond(u, 503, &u->answer, u->answer_headers);
+    pause_attempt(u, durable);
+}
+
+static void park_upload(upload_t *u, const vapi_failure_t *f, bool answer_first) {
+    if (u->phase == UP_WAIT) return; /* the end being made is the store's to judge */
+    mover_stop(u->mover);
+    u->mover = NULL;
+    if (u->rehash_ev) event_del(u->rehash_ev);
+    http_stream_pause(u->req);
     u->answer_status = 503;
     u->answer_is_failure = true;
     u->answer = *f;
-    offset_header(u->answer_headers, sizeof(u->answer_headers), durable, false);
-    if (answer_first) respond(u, 503, f, u->answer_headers);
-    pause_attempt(u, durable);
+    u->answer_first = answer_first;
+    with_writer(u, false, park_step);
+}
+
+static void stop_step(upload_t *u, int err) {
+    (void)err;
+    if (u->writer) {
+        blob_writer_close(u->writer);
+        u->writer = NULL;
+    }
+    set_phase(u, UP_DONE);
+    respond(u, u->answer_status, &u->answer, NULL);
+    release(u);
 }
 
 /* Stops the upload at once, deleting nothing: someone else decided about the file or the
@@ -330,13 +405,10 @@ static void stop_upload(upload_t *u, data_stop_t why, const char *detail) {
     mover_stop(u->mover);
     u->mover = NULL;
     if (u->rehash_ev) event_del(u->rehash_ev);
-    if (u->writer) {
-        blob_writer_close(u->writer);
-        u->writer = NULL;
-    }
-    set_phase(u, UP_DONE);
-    respond(u, code, &f, NULL);
-    release(u);
+    http_stream_pause(u->req);
+    u->answer_status = code;
+    u->answer = f;
+    with_writer(u, false, stop_step);
 }
 
 static void xfer_stop(data_xfer_t *x, data_stop_t why) { stop_upload((upload_t *)x, why, NULL); }
@@ -356,12 +428,16 @@ static void on_lost(void *arg, mover_loss_t why, const char *detail) {
     else stop_upload(u, DATA_SESSION_ENDED, detail ? detail : "TAKEN");
 }
 
-/* The heartbeat's numbers: the durable prefix is synced now. Free space is checked too. */
+/* The heartbeat's numbers: the durable prefix is the one the sink's last sync made durable
+ * (asked for at the previous heartbeat), and the next sync is asked for now, so the prefix
+ * recorded is at most a beat old and no fdatasync runs on the loop. The bytes transferred are
+ * that prefix too (as before the sink: every byte reported is durable, and a lapsed lease leaves
+ * bytes_transferred = the prefix a resume starts from). Free space is checked too. */
 static void on_sample(void *arg, int64_t *bytes, int64_t *staged) {
     upload_t *u = arg;
-    if (u->writer && u->phase == UP_BODY) {
-        int64_t durable;
-        if (blob_writer_sync(u->writer, &durable) == C_OK) u->durable = durable;
+    if (u->sink && u->phase == UP_BODY) {
+        u->durable = sink_durable(u->sink); /* what the last background sync made durable */
+        sink_sync(u->sink);                 /* the next one, for the next heartbeat */
         int64_t free_bytes;
         if (blob_free_bytes(u->dp->storage_dir, &free_bytes) == C_OK &&
             free_bytes < u->dp->min_free_bytes)
@@ -373,7 +449,34 @@ static void on_sample(void *arg, int64_t *bytes, int64_t *staged) {
 
 /* ---- the body -------------------------------------------------------------------------- */
 
+/* The sink can take bytes again (reading resumes), or its thread failed to write. */
+static void on_sink_wake(void *arg) {
+    upload_t *u = arg;
+    if (u->phase != UP_BODY || !u->sink) return;
+    int err = sink_error(u->sink);
+    if (err) {
+        vapi_failure_t f;
+        int code = storage_failure(u, err, &f);
+        fail_upload(u, code, &f);
+        return;
+    }
+    if (u->throttled) {
+        u->throttled = false;
+        http_stream_resume(u->req);
+    }
+}
+
+/* The writer goes to a sink (its thread hashes and writes), then reading starts. */
 static void start_body(upload_t *u) {
+    u->sink = sink_new(u->dp->disk_pool, u->writer, on_sink_wake, u);
+    if (!u->sink) {
+        vapi_failure_t f;
+        vapi_fail(&f, VAPI_INTERNAL_SERVER_ERROR, "internal_error",
+                  "The upload failed because of an internal error.", NULL);
+        fail_upload(u, 500, &f);
+        return;
+    }
+    u->writer = NULL;
     set_phase(u, UP_BODY);
     http_stream_resume(u->req);
 }
@@ -774,10 +877,10 @@ static int upload_data(http_request_t *req, const char *data, size_t len, void *
     (void)arg;
     upload_t *u = req->user;
     if (u->phase == UP_PROBE) return 0; /* a HEAD with a body: ignored */
-    if (u->phase != UP_BODY || !u->writer) return -1;
+    if (u->phase != UP_BODY || !u->sink) return -1;
     if (mover_fenced(u->mover)) { fence_upload(u); return -1; }
     vapi_failure_t f;
-    int64_t total = blob_writer_bytes(u->writer) + (int64_t)len;
+    int64_t total = sink_bytes(u->sink) + (int64_t)len;
     if (u->file.has_size && total > u->file.size) {
         char want[24];
         size_text(want, sizeof(want), u->file.size);
@@ -789,10 +892,15 @@ static int upload_data(http_request_t *req, const char *data, size_t len, void *
     }
     if (!u->file.has_size && total > u->dp->max_upload_bytes) { fail_too_large(u); return -1; }
     if (u->disk_low) { fail_no_space(u); return -1; }
-    if (blob_writer_write(u->writer, data, len) != C_OK) {
-        int code = storage_failure(u, errno, &f);
-        fail_upload(u, code, &f);
-        return -1;
+    if (!sink_put(u->sink, data, len)) {
+        int err = sink_error(u->sink);
+        if (err) {
+            int code = storage_failure(u, err, &f);
+            fail_upload(u, code, &f);
+            return -1;
+        }
+        u->throttled = true; /* both buffers busy: on_sink_wake resumes */
+        http_stream_pause(u->req);
     }
     u->dp->stats.upload_bytes += len;
     return 0;
@@ -864,18 +972,43 @@ static void finish_pause(upload_t *u) {
     pause_attempt(u, durable);
 }
 
-/* The client went away mid-body: keep the durable prefix for a resume. Nobody to answer (a
- * WAITING file shows no error_message, so none is recorded). */
-static void finish_cut(upload_t *u) {
+static void cut_step(upload_t *u, int err) {
+    (void)err; /* the prefix is what the sync below made durable */
     int64_t durable = u->durable;
-    if (u->rehash_ev) event_del(u->rehash_ev);
     if (u->writer) {
         blob_writer_suspend(u->writer, &durable);
         u->writer = NULL;
     }
+    pause_attempt(u, durable);
+}
+
+/* The client went away mid-body: keep the durable prefix for a resume (what arrived is written
+ * first). Nobody to answer (a WAITING file shows no error_message, so none is recorded). */
+static void finish_cut(upload_t *u) {
+    if (u->rehash_ev) event_del(u->rehash_ev);
     u->answer_status = 400; /* the request is orphaned: this only frees it */
     u->answer_is_failure = false;
-    pause_attempt(u, durable);
+    with_writer(u, true, cut_step);
+}
+
+/* The whole body is written and synced (with_writer): the upload ends or pauses. */
+static void body_written(upload_t *u, int err) {
+    if (err) {
+        vapi_failure_t f;
+        int code = storage_failure(u, err, &f);
+        fail_upload(u, code, &f);
+        return;
+    }
+    if (mover_fenced(u->mover)) {
+        set_phase(u, UP_BODY); /* park_upload's phase: the writer is back, nothing waits */
+        fence_upload(u);
+        return;
+    }
+    int64_t bytes = blob_writer_bytes(u->writer);
+    bool ends = u->mode != UPLOAD_RESUME || u->complete_hdr == 1 ||
+                (u->file.has_size && bytes >= u->file.size);
+    if (ends) finish_ready(u);
+    else finish_pause(u);
 }
 
 static void upload_end(http_request_t *req, bool complete, void *arg) {
@@ -895,14 +1028,21 @@ static void upload_end(http_request_t *req, bool complete, void *arg) {
     if (u->phase == UP_PROBE) { check_login_then_begin(u); return; }
     if (u->phase != UP_BODY) return;
     if (mover_fenced(u->mover)) { fence_upload(u); return; }
-    int64_t bytes = blob_writer_bytes(u->writer);
-    bool ends = u->mode != UPLOAD_RESUME || u->complete_hdr == 1 ||
-                (u->file.has_size && bytes >= u->file.size);
-    if (ends) finish_ready(u);
-    else finish_pause(u);
+    with_writer(u, true, body_written);
+}
+
+/* Reading in place (net/http.h): a Content-Length body goes straight into the sink's buffer.
+ * The memory stays valid as http.h asks: the sink keeps its buffers until with_writer(), which
+ * runs after on_end or after the answer. */
+static char *upload_buffer(http_request_t *req, size_t *len, void *arg) {
+    (void)arg;
+    upload_t *u = req->user;
+    if (!u || u->phase != UP_BODY || !u->sink) return NULL;
+    return sink_space(u->sink, len);
 }
 
 void upload_install(data_plane_t *dp) {
-    http_stream_t stream = {upload_match, upload_start, upload_data, upload_end, dp};
+    http_stream_t stream = {upload_match, upload_start, upload_data, upload_end, dp,
+                            upload_buffer};
     http_server_set_stream(dp->http, &stream);
 }

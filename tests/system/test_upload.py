@@ -3,16 +3,19 @@ vmware-api-session-id header, when sent, must be valid). 0 bytes, 1 MiB and 1 Gi
 from a generator, with the server's RSS sampled from /proc/<pid>/status); declared size and
 checksum verified (SHA1 by default); mismatches -> file ERROR and complete refused; a connection
 cut mid-body leaves the file not READY and a retry succeeds; a second concurrent upload to the
-same file is refused (409 RESOURCE_BUSY) while the first completes; upload traffic keeps the
+same file is refused (409 RESOURCE_BUSY) while the first completes; four uploads at once (two
+chunked in odd-sized chunks) all end READY with the right SHA256; upload traffic keeps the
 session alive and bytes_transferred advances during a slow upload; complete publishes the files
 atomically (names, sizes, versions, content_version), cancel and fail discard staged data.
 
 Data are generated on the fly; nothing big is kept in the repository or after the run."""
 
 import hashlib
+import http.client
 import os
 import secrets
 import shutil
+import socket
 import sys
 import threading
 import time
@@ -23,7 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import SESSION_HEADER, USD_BIN, ServerTestCase  # noqa: E402
 from test_files import (CUT_WAIT_S, DISCARD_WAIT_S, EMPTY_SHA1, FilesCase,  # noqa: E402
                         OpenUpload, blob, checksum_spec, digest, disk_holds, files_path,
-                        push_spec, session_path, upload, wait_for)
+                        push_spec, session_path, upload, upload_target, wait_for)
 
 MIB = 1 << 20
 BIG_SIZE = int(os.environ.get("USD_BIG_UPLOAD_MIB", "1024")) * MIB   # 1 GiB by default
@@ -285,6 +288,74 @@ class UploadTest(FilesCase, ServerTestCase):
         self.assertReady(self.wait_file(self.admin, sid, "busy.bin", ("READY",)), first)
         self.assertStatus(self.admin.post(session_path(sid, "complete")), 204, "complete")
         self.assertChecksum(self.item_files(self.admin, item)["busy.bin"]["checksum_info"], first)
+
+
+def chunked_put(uri, data, piece):
+    """PUTs data with Transfer-Encoding: chunked, `piece` bytes per chunk (the last one shorter),
+    on a socket of its own; returns the status code."""
+    host, port, path = upload_target(uri)
+    sock = socket.create_connection((host, port), timeout=60)
+    try:
+        head = ("PUT %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/octet-stream\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n" % (path, host, port))
+        sock.sendall(head.encode())
+        for off in range(0, len(data), piece):
+            part = data[off:off + piece]
+            sock.sendall(b"%x\r\n" % len(part) + part + b"\r\n")
+        sock.sendall(b"0\r\n\r\n")
+        resp = http.client.HTTPResponse(sock, method="PUT")
+        resp.begin()
+        resp.read()
+        return resp.status
+    finally:
+        sock.close()
+
+
+class ParallelUploadTest(FilesCase, ServerTestCase):
+    """Several uploads at once share the disk threads (net/data/sink.c): Content-Length bodies
+    read with big reads and chunked bodies in odd-sized chunks (chunk framing across the 256 KiB
+    reads and the sink's buffers), each several sink buffers long; all READY with the right
+    SHA256, while GETs of the session on the same instance keep being answered."""
+
+    def test_four_uploads_at_once(self):
+        item, sid = self.new_session(self.admin)
+        sizes = [6 * MIB + 1, 5 * MIB + 4097, 7 * MIB + 3, 3 * MIB]
+        datas = [blob(n) for n in sizes]
+        uris = []
+        for i, data in enumerate(datas):
+            info = self.add(self.admin, sid, push_spec(
+                "p%d.bin" % i, size=len(data), checksum_info=checksum_spec(data, "SHA256")))
+            uris.append(info["upload_endpoint"]["uri"])
+        results = [None] * len(datas)
+
+        def run(i):
+            try:
+                if i % 2:
+                    results[i] = chunked_put(uris[i], datas[i], 100003 if i == 1 else 7777)
+                else:
+                    results[i] = upload(uris[i], datas[i]).status
+            except Exception as e:  # noqa: BLE001 -- reported by the assertion below
+                results[i] = repr(e)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(datas))]
+        for t in threads:
+            t.start()
+        gets = 0
+        while any(t.is_alive() for t in threads):
+            self.assertStatus(self.admin.get(session_path(sid)), 200,
+                              "GET of the session during the uploads")
+            gets += 1
+        for t in threads:
+            t.join()
+        self.assertEqual(results, [200] * len(datas))
+        self.assertGreater(gets, 0)
+        for i, data in enumerate(datas):
+            info = self.wait_file(self.admin, sid, "p%d.bin" % i, ("READY",))
+            self.assertReady(info, data, "SHA256")
+        self.assertStatus(self.admin.post(session_path(sid, "complete")), 204, "complete")
+        files = self.item_files(self.admin, item)
+        for i, data in enumerate(datas):
+            self.assertChecksum(files["p%d.bin" % i]["checksum_info"], data, "SHA256")
 
 
 class PublicUrlTest(FilesCase, ServerTestCase):
