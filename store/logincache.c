@@ -19,8 +19,9 @@
  *     loss clears the cache.
  *   - A fill that raced an invalidation: logincache_put is refused when anything invalidated
  *     since the question was asked (the version moves on every logout message and every loss).
- * Not covered: a login key deleted behind the server's back (FLUSHALL, DEL by hand) is served
- * from the cache until its entry's idle time runs out; README says so.
+ *   - A login deleted by hand: every script still checks that the login exists (the
+ *     prelude's EXISTS), so changes are refused at once; a cached read finds out at the next
+ *     renewal (within a step) and the entry is forgotten.
  *
  * Memory is bounded: a 4-way set-associative table of LC_SETS x LC_WAYS entries (about 3 MiB,
  * allocated at the first fill); a full set replaces the entry that expires first. */

@@ -50,6 +50,7 @@
 #include "net/log.h"
 
 #define TAKE_BATCH 100
+#define KICK_COALESCE_MS 50 /* garbage made: taken this soon (together with what follows) */
 #define DELETE_BUDGET 256 /* unlinks per loop turn */
 #define SCAN_BUDGET 256   /* directory entries read per loop turn */
 #define ASK_BATCH 200     /* paths per store_blobs_referenced */
@@ -96,6 +97,7 @@ struct janitor {
     struct event *take_ev;
     take_state_t take;
     bool kicked;
+    bool kick_armed; /* a kick set take_ev to KICK_COALESCE_MS */
     char **batch;
     size_t nbatch, next;
     bool batch_full, first_done;
@@ -350,6 +352,7 @@ static void on_take_ev(evutil_socket_t fd, short what, void *arg) {
     (void)fd;
     (void)what;
     janitor_t *j = arg;
+    j->kick_armed = false;
     if (j->take == TAKE_DELETING) {
         delete_step(j);
     } else if (j->take == TAKE_IDLE) {
@@ -360,12 +363,16 @@ static void on_take_ev(evutil_socket_t fd, short what, void *arg) {
     }
 }
 
+/* Garbage was made: take it soon, not at once, so that under load the garbage of many ends
+ * (each cancel leaves a staging directory) goes in one take instead of one script each. */
 void janitor_kick(janitor_t *j) {
     if (!j || j->stopped) return;
-    if (j->take == TAKE_IDLE)
-        arm(j->take_ev, 0);
-    else
+    if (j->take != TAKE_IDLE) {
         j->kicked = true;
+    } else if (!j->kick_armed) {
+        j->kick_armed = true;
+        arm(j->take_ev, KICK_COALESCE_MS);
+    }
 }
 
 /* ---- the scan ------------------------------------------------------------------------------ */

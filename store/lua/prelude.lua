@@ -12,7 +12,9 @@ local user, privs
 if string.sub(ARGV[1], 1, 2) == 'u:' then
   -- Authorized from the calling instance's login cache (store/logincache.c): who calls and
   -- what it holds come with the call ("u:<user>", privileges as the 4th number of ARGV[2]);
-  -- the instance renews the login itself.
+  -- the instance renews the login itself. The login must still exist: a login deleted by
+  -- hand (an operator revoking it) is refused by every change at once.
+  if redis.call('EXISTS', KEYS[1]) == 0 then return {'UNAUTHENTICATED'} end
   user = string.sub(ARGV[1], 3)
   privs = tonumber(string.match(ARGV[2], '^%d+/%d+/%d+/(%d+)$')) or 0
 else

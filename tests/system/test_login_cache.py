@@ -11,6 +11,7 @@ seen by every instance at once:
   * a Redis restart (every login lost) empties the cache.
 Two server processes on one private Redis, the same --key-prefix (as behind a balancer)."""
 
+import hashlib
 import time
 import unittest
 
@@ -122,6 +123,19 @@ class LoginCacheTest(ApiTestCase):
             self.assertStatus(r, 403, "create without ContentLibrary.UpdateSession")
         self.assertStatus(Client(self.b, token=token).post(session_path(sid, "cancel")), 204,
                           "the owner's cancel through b")
+
+    def test_login_deleted_by_hand(self):
+        # an operator revokes a login with DEL: changes are refused at once, cached reads
+        # within about a second (the next renewal finds it gone)
+        token, sid = self.session_on_a()
+        for _ in range(2):
+            self.assertStatus(self.get_on(self.b, token, sid), 200, "GET on b")
+        key = self.a.prefix + "login:" + hashlib.sha256(token.encode()).hexdigest()
+        self.assertEqual(redis_command(self.redis.port, "DEL", key), 1)
+        r = Client(self.b, token=token).post(session_path(sid, "keep-alive"))
+        self.assertStatus(r, 401, "keep-alive on b after the DEL")
+        wait_until(lambda: self.get_on(self.b, token, sid).status == 401, timeout=2.5,
+                   what="GET on b refused after the DEL")
 
     def test_changes_alone_fill_the_cache(self):
         # no GET: a change whose login was not cached fills the cache in the background
