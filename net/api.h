@@ -19,6 +19,8 @@
 struct json_object;
 struct event_base;
 
+#define PUBLIC_URL_MAX 600
+
 typedef struct app {
     struct event_base *base;
     config_t cfg;
@@ -26,7 +28,7 @@ typedef struct app {
     login_checker_t *logins;     /* password checks (net/login.c) */
     store_t *store;
     http_server_t *http;
-    char public_url[600];
+    char public_url[PUBLIC_URL_MAX]; /* --public-url, else the --listen address */
     unsigned char upload_secret[32]; /* net/secret.h */
     struct data_plane *data;     /* net/data/data.h: uploads, pulls, publishing */
     struct janitor *janitor;     /* net/data/janitor.c */
@@ -82,6 +84,10 @@ void api_reject(http_request_t *req, int status, const char *reason, void *app);
 
 /* Finishing a call (net/call.c). call_reply takes ownership of value (NULL for void). */
 void call_reply(call_t *c, struct json_object *value);
+/* The base URL of upload URIs handed to this caller: --public-url when given, else the scheme
+ * of this connection and the request's Host (what the client reached us by; a Host that is not
+ * a plain host[:port] falls back to the --listen address). Returns buf. */
+const char *call_public_url(const call_t *c, char *buf, size_t size);
 void call_reply_extra_headers(call_t *c, struct json_object *value, const char *headers);
 void call_fail(call_t *c, const vapi_failure_t *f);
 /* call_fail without its log line (500 and 503 are logged): for refusals counted and logged in

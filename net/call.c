@@ -2,6 +2,7 @@
  * /api and /rest differ on success (201/204 and raw values against 200 and {"value": ...})
  * and on errors (the error body shape and the status map in core/errors.c), and how store
  * outcomes become vAPI errors with messages that name what was asked for. */
+#include <ctype.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,27 @@ void call_reply_extra_headers(call_t *c, struct json_object *value, const char *
 }
 
 void call_reply(call_t *c, struct json_object *value) { call_reply_extra_headers(c, value, NULL); }
+
+/* host, [v6], with an optional :port: letters, digits, '.', '-', ':' and brackets only, so
+ * nothing a client sends can bend the URI it gets back (no '/', '@', '?', spaces). */
+static bool plain_host(const char *h) {
+    size_t n = h ? strlen(h) : 0;
+    if (n == 0 || n > 255) return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (!isalnum(ch) && !strchr(".-:[]", ch)) return false;
+    }
+    return true;
+}
+
+const char *call_public_url(const call_t *c, char *buf, size_t size) {
+    const char *host = http_header(c->req, "Host");
+    if (c->app->cfg.public_url[0] || !plain_host(host))
+        copy_str(buf, size, c->app->public_url);
+    else
+        snprintf(buf, size, "%s://%s", http_request_tls(c->req) ? "https" : "http", host);
+    return buf;
+}
 
 void send_failure_status(http_request_t *req, flavour_t flavour, const vapi_failure_t *f,
                          int status) {

@@ -95,7 +95,7 @@ void config_secret_path(const config_t *cfg, char *out, size_t size) {
 static const char *default_text(const option_t *o) {
     if (o->def[0]) return o->def;
     if (strcmp(o->name, "secret-file") == 0) return "<storage-dir>/" SECRET_FILE_DEFAULT;
-    if (strcmp(o->name, "public-url") == 0) return "http:// + the --listen address";
+    if (strcmp(o->name, "public-url") == 0) return "the request's scheme and Host";
     return "none";
 }
 

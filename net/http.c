@@ -1832,6 +1832,11 @@ void http_respond(http_request_t *req, int status, const char *content_type, con
 
 /* ---------- lookups for handlers ---------- */
 
+bool http_request_tls(const http_request_t *req)
+{
+    return req && ((const conn_t *)req)->tls;
+}
+
 const char *http_header(const http_request_t *req, const char *name)
 {
     if (!req || !name)

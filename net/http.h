@@ -57,6 +57,8 @@ struct http_request {
 
 /* Case-insensitive header lookup; the first occurrence, or NULL. */
 const char *http_header(const http_request_t *req, const char *name);
+/* The request came over TLS (http_server_set_tls). */
+bool http_request_tls(const http_request_t *req);
 /* Percent-decoded value of a query parameter (first occurrence) into out; false if absent or
  * if it does not fit / contains NUL. */
 bool http_query_param(const http_request_t *req, const char *name, char *out, size_t size);

@@ -66,7 +66,8 @@ static struct json_object *file_json(call_t *c, const session_file_t *f) {
     if (shown.upload_nonce[0])
         secret_upload_token(c->app->upload_secret, c->id, shown.name, shown.upload_nonce,
                             shown.upload_token);
-    return session_file_to_json(&shown, c->app->public_url);
+    char base[PUBLIC_URL_MAX];
+    return session_file_to_json(&shown, call_public_url(c, base, sizeof(base)));
 }
 
 static void on_file(void *arg, store_status_t st, const session_file_t *f) {
@@ -148,9 +149,11 @@ static void on_files(void *arg, store_status_t st, const session_file_t *files, 
     call_reply(c, a);
 }
 
+/* A read: every state while the session exists (govc library.session.ls -i lists the files of
+ * finished sessions too). */
 void op_file_list(call_t *c) {
     if (!file_session(c)) return;
-    store_file_list(c->app->store, &c->auth, c->id, true, on_files, c);
+    store_file_list(c->app->store, &c->auth, c->id, false, on_files, c);
 }
 
 /* A removed file's transfer on this instance ends at once (elsewhere: at its next heartbeat);

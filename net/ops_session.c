@@ -72,7 +72,7 @@ static session_event_t event_of(const operation_t *op) {
     return SESSION_EVENT_COUNT;
 }
 
-/* The event-specific input: fail's client_error_message (required), keep-alive's
+/* The event-specific input: fail's client_error_message (optional), keep-alive's
  * client_progress (optional, 0..100), update's warning_behavior. */
 static int read_change_input(call_t *c, session_change_t *ch, vapi_message_t *client_error,
                              vapi_failure_t *f) {
@@ -83,10 +83,15 @@ static int read_change_input(call_t *c, session_change_t *ch, vapi_message_t *cl
                          "The request body must be a JSON object.", NULL);
     switch (ch->event) {
     case EV_FAIL:
+        /* govmomi's FailLibraryItemUpdateSession sends no body: a fail without a message is
+         * recorded with a generic one. */
         if (!present || !json_object_object_get_ex(c->body, "client_error_message", &v) ||
-            json_object_is_type(v, json_type_null))
-            return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
-                             "The field client_error_message is required.", NULL);
+            json_object_is_type(v, json_type_null)) {
+            vapi_message_set(client_error, "update_session_failed_by_client",
+                             "The client failed the update session without a message.", NULL);
+            ch->error_message = client_error;
+            return C_OK;
+        }
         if (!json_object_is_type(v, json_type_string))
             return vapi_fail(f, VAPI_INVALID_ARGUMENT, "invalid_argument",
                              "The field client_error_message must be a string.", NULL);

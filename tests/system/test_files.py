@@ -689,12 +689,13 @@ class ValidateTest(FilesCase, ServerTestCase):
 
 class SessionStateTest(FilesCase, ServerTestCase):
 
-    def test_file_ops_outside_active(self):
+    def test_file_changes_refused_reads_served_outside_active(self):
         lib = self.admin.make_library()
         for action, state in (("complete", "DONE"), ("cancel", "CANCELED"), ("fail", "ERROR")):
             with self.subTest(state=state):
                 sid = self.create_session(self.admin, self.admin.make_item(lib))
                 self.add(self.admin, sid, push_spec("gone"))
+                self.push(self.admin, sid, "kept", b"kept bytes")
                 self.assertStatus(self.admin.delete(files_path(sid, "gone")), 204, "remove")
                 self.end_session(self.admin, sid, action)
                 self.assertEqual(self.state(self.admin, sid), state)
@@ -707,8 +708,25 @@ class SessionStateTest(FilesCase, ServerTestCase):
                                       state, what="validate in " + state)
                 self.assertNotAllowed(self.admin.delete(files_path(sid, "gone")), state,
                                       what="remove in " + state)
-                for r in (self.admin.get(files_path(sid)), self.admin.get(files_path(sid, "a"))):
-                    self.assertNotAllowed(r, state, what="list/get in " + state)
+                # list and get are reads: served in every state while the session exists
+                r = self.admin.get(files_path(sid))
+                self.assertStatus(r, 200, "list in " + state)
+                self.assertEqual([f["name"] for f in r.json], ["kept"], r.json)
+                r = self.admin.get(files_path(sid, "kept"))
+                self.assertStatus(r, 200, "get in " + state)
+                self.assertEqual(r.json["name"], "kept")
+                self.assertEqual(r.json["status"], "READY", r.json)
+                for name in ("gone", "a"):  # no such file: 400, as in ACTIVE
+                    r = self.admin.get(files_path(sid, name))
+                    self.assertApiError(r, 400, "INVALID_ARGUMENT", mentions=(name,))
+                rest = self.admin.get("/rest/com/vmware/content/library/item/updatesession/file"
+                                      "?update_session_id=" + q(sid))
+                self.assertStatus(rest, 200, "/rest list in " + state)
+                self.assertEqual([f["name"] for f in rest.json["value"]], ["kept"], rest.json)
+                rest = self.admin.post("/rest/com/vmware/content/library/item/updatesession/file/"
+                                       "id:" + q(sid) + "?~action=get", {"file_name": "kept"})
+                self.assertStatus(rest, 200, "/rest get in " + state)
+                self.assertEqual(rest.json["value"]["name"], "kept")
                 self.assertEqual(self.state(self.admin, sid), state)
 
     def test_unknown_session(self):

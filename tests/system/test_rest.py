@@ -671,8 +671,8 @@ class RestErrorsTest(RestCase, ServerTestCase):
                     "PATCH", rid(R_SESSION, sid), {"update_spec": {"warning_behavior": "x"}})),
                 ("keep-alive progress > 100", self.admin.post(
                     rid(R_SESSION, sid, "keep-alive"), {"client_progress": 101})),
-                ("fail without client_error_message", self.admin.post(
-                    rid(R_SESSION, sid, "fail"), {})),
+                ("fail with a client_error_message not a string", self.admin.post(
+                    rid(R_SESSION, sid, "fail"), {"client_error_message": 42})),
                 ("file add without file_spec", self.admin.post(
                     rid(R_FILE, sid, "add"), {"name": "a", "source_type": "PUSH"})),
                 ("file add bad source_type", self.admin.post(
