@@ -402,7 +402,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     hd_start(&A.d, &l, handler, reject, NULL);
     if (flags & 2) {
-        http_stream_t st = {stream_match, stream_start, stream_data, stream_end, NULL};
+        http_stream_t st = {stream_match, stream_start, stream_data, stream_end, NULL, NULL};
         http_server_set_stream(A.d.srv, &st);
     }
 

@@ -33,7 +33,7 @@ import urllib.parse
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (RedisServer, Response, Server, ServerTestCase,  # noqa: E402
-                     session_path)
+                     session_path, wait_until)
 from test_files import (FilesCase, OpenUpload, _json, blob, checksum_spec,  # noqa: E402
                         files_path, push_spec, upload, upload_target, wait_for)
 
@@ -298,8 +298,9 @@ class ResumeProtocolTest(ResumeCase, ServerTestCase):
         self.assertApiError(r, 400, "INVALID_ARGUMENT", mentions=["checksum"],
                             what="PATCH that ends with a wrong checksum")
         self.wait_file(self.admin, sid, "bad.bin", ("ERROR",))
-        self.assertEqual(self.staged_files(self.server.storage_dir, sid), [],
-                         "nothing of a failed upload stays")
+        # the failed blob goes on the garbage list; the janitor takes it shortly after
+        wait_until(lambda: self.staged_files(self.server.storage_dir, sid) == [], timeout=3.0,
+                   what="nothing of a failed upload staying")
         # An ERROR file starts again from 0 (HEAD says so), and a PATCH from 0 works.
         self.assertHead(uri, 0, False, length=len(data))
 
@@ -383,7 +384,8 @@ class FullDiskTest(ResumeCase, ServerTestCase):
                 r = send(info["upload_endpoint"]["uri"])
                 self.assertApiError(r, 500, "UNABLE_TO_ALLOCATE_RESOURCE", what=what)
                 self.wait_file(self.admin, sid, spec["name"], ("ERROR",))
-        self.assertEqual(self.staged_files(self.server.storage_dir, sid), [])
+        wait_until(lambda: self.staged_files(self.server.storage_dir, sid) == [], timeout=3.0,
+                   what="the failed uploads' blobs gone")
 
 
 class UploadLimitTest(ResumeCase, ServerTestCase):

@@ -327,7 +327,10 @@ class LoginShutdownTest(unittest.TestCase):
 
     def test_stop_with_checks_pending(self):
         for attempt in range(3):
-            server = Server(args=("--login-workers", "1", "--login-queue", "1000"))
+            # the per-client connection cap is not what this is about: 200 quick connections
+            # from one address must all reach the login queue, however slow the loop is
+            server = Server(args=("--login-workers", "1", "--login-queue", "1000",
+                                  "--max-connections-per-client", "1000"))
             try:
                 request = ("POST /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                            "Authorization: %s\r\nContent-Length: 0\r\n\r\n")
