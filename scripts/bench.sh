@@ -202,3 +202,20 @@ echo "wrk outputs: $OUT/"
 sh scripts/bench-expiry.sh
 sh scripts/bench-upload.sh
 python3 tests/bench/wait.py
+
+# The benchmark we are judged by (issue 10): update-sessiond against vcsim, same wrk scripts, one
+# sitting, when ../shared's side-by-side.sh and a vcsim built by its build.sh are there (never
+# needed by `make test`). Its medians are checked against the goals: GET >= 1.5x vcsim, create
+# and create+cancel >= 1.0x, p99 <= half of vcsim's (p99 x >= 2).
+SBS=${BENCH_SIDE_BY_SIDE:-../shared/tools/vsphere-peer/side-by-side.sh}
+VCSIM=${PEER_BIN:-$HOME/.cache/vsphere-peer/bin}/vcsim
+if [ -f "$SBS" ] && [ -x "$VCSIM" ]; then
+    ROUNDS=${BENCH_SBS_ROUNDS:-3} bash "$SBS" . | tee "$OUT/side-by-side.txt" | tail -5
+    awk 'BEGIN { goal["get"] = 1.5; goal["create"] = 1.0; goal["create+cancel"] = 1.0 }
+         $1 in goal && NF >= 7 {
+             printf "%-14s rps x %5.2f (goal >= %.1f: %s)   p99 x %5.2f (goal >= 2: %s)\n", $1, $6,
+                 goal[$1], ($6 >= goal[$1] ? "ok" : "MISS"), $7, ($7 >= 2 ? "ok" : "MISS")
+         }' "$OUT/side-by-side.txt"
+else
+    echo "bench: side-by-side against vcsim skipped (no $SBS or no $VCSIM: ../shared/tools/vsphere-peer/build.sh builds it)"
+fi
