@@ -93,7 +93,9 @@ void send_failure_status(http_request_t *req, flavour_t flavour, const vapi_fail
     struct json_object *doc = failure_to_json(f, flavour);
     size_t len = 0;
     const char *text = json_object_to_json_string_length(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-    http_respond(req, status, "application/json", text, len, NULL);
+    /* 503: Redis is away or a wait fell short; a client or balancer may come back in a second */
+    http_respond(req, status, "application/json", text, len,
+                 status == 503 ? "Retry-After: 1\r\n" : NULL);
     json_object_put(doc);
 }
 

@@ -34,6 +34,8 @@ class RedisFaultsTest(ApiTestCase):
     def assertUnavailable(self, method, path, body=None, **kw):
         r, elapsed = self.timed(method, path, body, **kw)
         self.assertApiError(r, 503, "SERVICE_UNAVAILABLE", what="%s %s" % (method, path))
+        self.assertEqual(r.headers.get("Retry-After"), "1", "%s %s: 503 without Retry-After"
+                         % (method, path))
         self.assertLessEqual(elapsed, LIMIT_S, "%s %s took %.2f s (limit %.2f s)"
                              % (method, path, elapsed, LIMIT_S))
         return r

@@ -964,6 +964,7 @@ class RestServiceUnavailableTest(RestCase):
                 r = self.admin.request(method, path, body, **kw)
                 elapsed = time.monotonic() - t0
                 self.assertRestError(r, 503, "SERVICE_UNAVAILABLE", what="%s %s" % (method, path))
+                self.assertEqual(r.headers.get("Retry-After"), "1", "%s %s" % (method, path))
                 self.assertLessEqual(elapsed, UNAVAILABLE_LIMIT_S, "%s %s took %.2f s" % (
                     method, path, elapsed))
                 if path == R_LOGIN:
