@@ -574,35 +574,65 @@ int blob_free_bytes(const char *storage_dir, int64_t *out)
 
 /* ---- published blobs -------------------------------------------------------------------- */
 
-int blob_publish(const char *storage_dir, const char *session_id, const char *blob)
+/* The paths of publishing: the staged blob, items/, the item's directory and the link. */
+static int publish_paths(const char *storage_dir, const char *session_id, const char *blob,
+                         char *src, char *items, char *idir, char *dst)
 {
-    char sdir[PATH_MAX], src[PATH_MAX], items[PATH_MAX], idir[PATH_MAX], dst[PATH_MAX];
-    char item[SESSION_ID_MAX], uuid[SESSION_ID_MAX];
-    if (!storage_dir || !name_ok(blob) ||
+    char sdir[PATH_MAX], item[SESSION_ID_MAX], uuid[SESSION_ID_MAX];
+    if (!storage_dir || (blob && !name_ok(blob)) ||
         split_session(session_id, item, sizeof item, uuid, sizeof uuid) != C_OK) {
         errno = EINVAL;
         return C_ERR;
     }
     if (staging_dir(storage_dir, session_id, sdir, sizeof sdir, NULL, 0) ||
-        path_fmt(src, sizeof src, "%s/%s", sdir, blob) ||
-        path_fmt(items, sizeof items, "%s/items", storage_dir) ||
-        path_fmt(idir, sizeof idir, "%s/%s", items, item) ||
-        path_fmt(dst, sizeof dst, "%s/%s", idir, blob))
+        path_fmt(items, PATH_MAX, "%s/items", storage_dir) ||
+        path_fmt(idir, PATH_MAX, "%s/%s", items, item))
         return C_ERR;
+    if (blob && (path_fmt(src, PATH_MAX, "%s/%s", sdir, blob) ||
+                 path_fmt(dst, PATH_MAX, "%s/%s", idir, blob)))
+        return C_ERR;
+    return C_OK;
+}
 
-    bool created = false;
+int blob_link(const char *storage_dir, const char *session_id, const char *blob, bool *created)
+{
+    char src[PATH_MAX], items[PATH_MAX], idir[PATH_MAX], dst[PATH_MAX];
+    if (!blob) {
+        errno = EINVAL;
+        return C_ERR;
+    }
+    if (publish_paths(storage_dir, session_id, blob, src, items, idir, dst) != C_OK)
+        return C_ERR;
     int rc = link(src, dst);
     if (rc != 0 && errno == ENOENT && access(src, F_OK) == 0) {
-        if (mkdir_p(idir, &created) != C_OK)
+        bool made = false;
+        if (mkdir_p(idir, &made) != C_OK)
             return C_ERR;
+        *created = *created || made;
         rc = link(src, dst);
     }
     if (rc != 0 && errno != EEXIST) /* EEXIST: published before (a retried complete) */
         return C_ERR;
-    /* The new name must be on disk before the caller points the item at it. */
+    return C_OK;
+}
+
+/* The new names must be on disk before the caller points the item at them. */
+int blob_sync_item(const char *storage_dir, const char *session_id, bool created)
+{
+    char items[PATH_MAX], idir[PATH_MAX];
+    if (publish_paths(storage_dir, session_id, NULL, NULL, items, idir, NULL) != C_OK)
+        return C_ERR;
     if (fsync_path(idir) != C_OK)
         return C_ERR;
     if (created && (fsync_path(items) != C_OK || fsync_path(storage_dir) != C_OK))
         return C_ERR;
     return C_OK;
+}
+
+int blob_publish(const char *storage_dir, const char *session_id, const char *blob)
+{
+    bool created = false;
+    if (blob_link(storage_dir, session_id, blob, &created) != C_OK)
+        return C_ERR;
+    return blob_sync_item(storage_dir, session_id, created);
 }

@@ -72,7 +72,13 @@ void blob_writer_abort(blob_writer_t *w);
 /* Space the storage directory's file system gives an unprivileged writer (statvfs). */
 int blob_free_bytes(const char *storage_dir, int64_t *out);
 
-/* Hard-links a READY staged blob of the session into the item's directory. */
+/* Hard-links a READY staged blob of the session into the item's directory (idempotent), not yet
+ * synced; *created is set when that made the item's directory. */
+int blob_link(const char *storage_dir, const char *session_id, const char *blob, bool *created);
+/* Makes the links of blob_link durable: one fsync of the item's directory (and of items/ and the
+ * storage directory when the item's directory was created), however many files were linked. */
+int blob_sync_item(const char *storage_dir, const char *session_id, bool created);
+/* blob_link then blob_sync_item: one blob, durable. */
 int blob_publish(const char *storage_dir, const char *session_id, const char *blob);
 
 #endif

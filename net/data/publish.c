@@ -4,8 +4,8 @@
  *
  * 1. List the session's own files (store_file_list_own: not the item's, which only grow).
  * 2. Hard-link every READY file that has bytes (PUSH or PULL, not removed) into the item's
- *    directory (store/blob.h blob_publish: idempotent, synced), remembering the exact
- *    (name, blob) pairs linked.            FAULT_POINT("after_link")
+ *    directory (store/blob.h blob_link: idempotent; then one blob_sync_item for them all),
+ *    remembering the exact (name, blob) pairs linked.            FAULT_POINT("after_link")
  * 3. store_session_complete with those pairs: one compare-and-set that publishes only if every
  *    such file is still READY with the linked blob. FAULT_POINT("after_publish") once it
  *    answered OK. An upload that ended (or began again) between 1 and 3 makes the store answer
@@ -90,10 +90,11 @@ static void on_listed(void *arg, store_status_t st, const session_file_t *files,
         finish(p, ST_INTERNAL, NULL, NULL);
         return;
     }
+    bool created = false;
     for (size_t i = 0; i < n; i++) {
         const session_file_t *f = &files[i];
         if (!has_bytes(f)) continue;
-        if (blob_publish(p->dp->storage_dir, p->session_id, f->blob) != C_OK) {
+        if (blob_link(p->dp->storage_dir, p->session_id, f->blob, &created) != C_OK) {
             vapi_failure_t fail;
             vapi_fail(&fail, VAPI_INTERNAL_SERVER_ERROR, "storage_write_failed",
                       "The file {0} could not be published to storage.", f->name, NULL);
@@ -108,6 +109,16 @@ static void on_listed(void *arg, store_status_t st, const session_file_t *files,
         p->linked[p->n].name = q->name;
         p->linked[p->n].blob = q->blob;
         p->n++;
+    }
+    /* one fsync of the item's directory for all the links, before Redis points at them */
+    if (p->n > 0 && blob_sync_item(p->dp->storage_dir, p->session_id, created) != C_OK) {
+        vapi_failure_t fail;
+        vapi_fail(&fail, VAPI_INTERNAL_SERVER_ERROR, "storage_write_failed",
+                  "The files of update session {0} could not be published to storage.",
+                  p->session_id, NULL);
+        log_msg(LV_ERROR, "complete of %s: cannot sync the item's directory", p->session_id);
+        finish(p, ST_INTERNAL, NULL, &fail);
+        return;
     }
     FAULT_POINT("after_link");
     store_session_complete(p->dp->store, auth_of(p), p->session_id, p->linked, p->n,

@@ -454,6 +454,36 @@ static void write_blob(const char *sid, const char *blob, const char *content)
     assert_int_equal(blob_writer_finish(w, hex), C_OK);
 }
 
+/* Several blobs linked, then one sync: every link there; created says the item's directory
+ * was made by the first link only. */
+static void test_link_many_then_sync(void **state)
+{
+    (void)state;
+    const char *sid = "lib2:item2:" UUID;
+    const char *blobs[] = {"b-one", "b-two", "b-three"};
+    bool created = false;
+    for (size_t i = 0; i < 3; i++) {
+        write_blob(sid, blobs[i], blobs[i]);
+        bool made = false;
+        assert_int_equal(blob_link(dir, sid, blobs[i], &made), C_OK);
+        assert_true(made == (i == 0));
+        created = created || made;
+    }
+    assert_int_equal(blob_sync_item(dir, sid, created), C_OK);
+    for (size_t i = 0; i < 3; i++) {
+        char content[16];
+        char rel[64];
+        snprintf(rel, sizeof rel, "items/lib2:item2/%s", blobs[i]);
+        read_file(rel, content, sizeof content);
+        assert_string_equal(content, blobs[i]);
+    }
+    bool made = false;
+    assert_int_equal(blob_link(dir, sid, "b-one", &made), C_OK); /* again: EEXIST */
+    assert_false(made);
+    assert_int_equal(blob_link(dir, sid, "../x", &made), C_ERR);
+    assert_int_equal(blob_sync_item(dir, "not-a-session", false), C_ERR);
+}
+
 static void test_publish(void **state)
 {
     (void)state;
@@ -522,6 +552,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_item_with_colon, setup, teardown),
         cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_link_many_then_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unwritable_storage, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
