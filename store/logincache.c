@@ -188,9 +188,11 @@ void logincache_put(logincache_t *lc, logincache_ticket_t t, const char *hex, co
     lc_entry_t *set = set_of(lc, hex), *e = find(lc, hex);
     for (int i = 0; !e && i < LC_WAYS; i++)
         if (!set[i].hex[0]) e = &set[i];
-    for (int i = 0; !e && i < LC_WAYS; i++)
-        if (!e || set[i].valid_until_ms < e->valid_until_ms) e = &set[i];
-    if (!e) e = &set[0];
+    if (!e) { /* a full set: replace the entry that expires first */
+        e = &set[0];
+        for (int i = 1; i < LC_WAYS; i++)
+            if (set[i].valid_until_ms < e->valid_until_ms) e = &set[i];
+    }
     if (copy_str(e->who.user, sizeof(e->who.user), user) != C_OK) {
         e->hex[0] = '\0';
         return;

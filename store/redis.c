@@ -1250,6 +1250,7 @@ store_t *store_new(struct event_base *base, const store_config_t *cfg) {
                         (long long)(c->events_max > 0 ? c->events_max : 0));
     size_t llen = strlen(lua_session_lib);
     for (int i = 0; i < SCRIPT_COUNT; i++) {
+        if (script_src[i].raw) continue; /* a plain command: no text, no SHA */
         size_t ev = script_src[i].session_lib ? (size_t)elen : 0;
         size_t lib = script_src[i].session_lib ? llen : 0;
         const char *head = script_src[i].prelude ? lua_prelude : script_src[i].clock ? lua_clock : "";

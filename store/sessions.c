@@ -142,7 +142,8 @@ typedef struct {
     store_session_cb cb;
     void *arg;
     bool operator;
-    bool plain; /* read with HGETALL (else session_read.lua) */
+    bool plain;       /* read with HGETALL (else session_read.lua) */
+    int64_t sent_now; /* Redis's time when the HGETALL was sent */
     char user[USER_MAX];
     char id[SESSION_ID_MAX];
 } session_read_t;
@@ -158,7 +159,10 @@ static void reply_session_read(store_status_t s, const struct redisReply *r, sto
     size_t first = 2;
     if (s == ST_OK && rd->plain) { /* no status in front */
         first = 0;
-        if (reply_len(r) == 0 || !store_redis_now(rd->st, &now)) s = ST_NOT_FOUND;
+        if (reply_len(r) == 0)
+            s = ST_NOT_FOUND;
+        else if (!store_redis_now(rd->st, &now))
+            now = rd->sent_now; /* the link's clock was lost meanwhile: its last reading */
     } else if (s == ST_OK && reply_i64(r, 1, &now) != C_OK) {
         s = ST_INTERNAL;
     }
@@ -176,7 +180,6 @@ static void reply_session_read(store_status_t s, const struct redisReply *r, sto
 static void session_read_authed(void *ctx, store_status_t s, const login_seen_t *who) {
     session_read_t *rd = ctx;
     char item[ID_MAX];
-    int64_t now;
     store_cmd_t c;
     cmd_init(&c, rd->st);
     if (s != ST_OK) {
@@ -186,7 +189,7 @@ static void session_read_authed(void *ctx, store_status_t s, const login_seen_t 
         copy_str(rd->user, sizeof(rd->user), who->user);
     }
     cmd_key_session(&c, rd->id, item);
-    rd->plain = store_redis_now(rd->st, &now);
+    rd->plain = store_redis_now(rd->st, &rd->sent_now);
     store_eval(&c, rd->plain ? CMD_HGETALL : SCRIPT_SESSION_READ, reply_session_read, NULL, rd);
 }
 
