@@ -84,6 +84,10 @@ void api_reject(http_request_t *req, int status, const char *reason, void *app);
 
 /* Finishing a call (net/call.c). call_reply takes ownership of value (NULL for void). */
 void call_reply(call_t *c, struct json_object *value);
+/* File.add's AddSpec, validated: the body itself, or (/api, as VMware's samples send it) the
+ * body's "file_spec" member; *prefix is how its fields are named in messages. */
+int call_file_add_spec(const call_t *c, file_spec_t *fs, const char **prefix,
+                       vapi_failure_t *f);
 /* The base URL of upload URIs handed to this caller: --public-url when given, else the scheme
  * of this connection and the request's Host (what the client reached us by; a Host that is not
  * a plain host[:port] falls back to the --listen address). Returns buf. */

@@ -67,6 +67,18 @@ void call_reply_extra_headers(call_t *c, struct json_object *value, const char *
 
 void call_reply(call_t *c, struct json_object *value) { call_reply_extra_headers(c, value, NULL); }
 
+int call_file_add_spec(const call_t *c, file_spec_t *fs, const char **prefix,
+                       vapi_failure_t *f) {
+    struct json_object *spec = c->spec, *inner;
+    *prefix = c->prefix;
+    if (c->flavour == FLAVOUR_API && spec && json_object_is_type(spec, json_type_object) &&
+        json_object_object_get_ex(spec, "file_spec", &inner)) {
+        spec = inner;
+        *prefix = "file_spec.";
+    }
+    return spec_file_add(spec, *prefix, fs, f);
+}
+
 /* host, [v6], with an optional :port: letters, digits, '.', '-', ':' and brackets only, so
  * nothing a client sends can bend the URI it gets back (no '/', '@', '?', spaces). */
 static bool plain_host(const char *h) {

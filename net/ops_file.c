@@ -90,16 +90,10 @@ static void on_file_added(void *arg, store_status_t st, const session_file_t *f)
 /* POST .../file (AddSpec, or {"file_spec": AddSpec}; also ?action=add). */
 void op_file_add(call_t *c) {
     if (!file_session(c)) return;
-    struct json_object *spec = c->spec, *inner;
-    const char *prefix = c->prefix;
-    if (c->flavour == FLAVOUR_API && spec && json_object_is_type(spec, json_type_object) &&
-        json_object_object_get_ex(spec, "file_spec", &inner)) {
-        spec = inner;
-        prefix = "file_spec.";
-    }
     file_spec_t fs;
     vapi_failure_t f;
-    if (spec_file_add(spec, prefix, &fs, &f) != C_OK) { call_fail(c, &f); return; }
+    const char *prefix;
+    if (call_file_add_spec(c, &fs, &prefix, &f) != C_OK) { call_fail(c, &f); return; }
     if (fs.source_type == SOURCE_PULL) {
         /* Refused here (a literal address, a URI no pull can use): nothing is recorded. */
         char field[JSON_FIELD_MAX];

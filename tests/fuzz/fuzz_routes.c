@@ -247,15 +247,9 @@ static bool validate_input(call_t *c) {
     if (strncmp(n, "update_session.file.", 20) == 0) {
         if (!file_session(c)) return false;
         if (strcmp(n, "update_session.file.add") == 0) {
-            struct json_object *spec = c->spec, *inner;
-            const char *prefix = c->prefix;
-            if (c->flavour == FLAVOUR_API && spec && json_object_is_type(spec, json_type_object) &&
-                json_object_object_get_ex(spec, "file_spec", &inner)) {
-                spec = inner;
-                prefix = "file_spec.";
-            }
             file_spec_t fs;
-            if (spec_file_add(spec, prefix, &fs, &f) != C_OK) return fail(c, &f);
+            const char *prefix;
+            if (call_file_add_spec(c, &fs, &prefix, &f) != C_OK) return fail(c, &f);
             copy_str(c->aux, sizeof(c->aux), fs.name);
             return true;
         }
