@@ -85,15 +85,20 @@ def port_open(port, host="127.0.0.1", timeout=0.5):
         return False
 
 
-def wait_until(fn, timeout, what, interval=0.05):
-    """Polls fn() until it is true; AssertionError naming `what` after timeout seconds."""
+def wait_for(fn, timeout, interval=0.05):
+    """Calls fn until it returns something true or timeout seconds pass; returns its last value."""
     deadline = time.monotonic() + timeout
     while True:
-        if fn():
-            return
-        if time.monotonic() >= deadline:
-            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
         time.sleep(interval)
+
+
+def wait_until(fn, timeout, what, interval=0.05):
+    """wait_for, and an AssertionError naming `what` when fn never became true."""
+    if not wait_for(fn, timeout, interval):
+        raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
 
 
 def uniq(prefix):
@@ -390,6 +395,7 @@ def make_self_signed(directory, cn="127.0.0.1"):
     key = os.path.join(directory, "key.pem")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=" + cn,
+                    "-addext", "subjectAltName=IP:" + cn,
                     "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
     return cert, key
 
@@ -830,20 +836,36 @@ class ApiTestCase(unittest.TestCase):
 
 class ServerTestCase(ApiTestCase):
     """Starts one server (on the shared Redis) for the class; `server_args` adds flags.
-    tearDownClass stops it and requires exit code 0."""
+    With `tls = True` it speaks HTTPS with a self-signed certificate made for the class
+    (cls.cert, cls.key; its clients trust it). tearDownClass stops it and requires exit code 0."""
 
     server_args = ()
     server = None
+    tls = False
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.server = Server(args=cls.server_args)
+        args = tuple(cls.server_args)
+        cls.tls_dir = None
+        if cls.tls:
+            cls.tls_dir = tempfile.mkdtemp(prefix="usd-tls-")
+            cls.cert, cls.key = make_self_signed(cls.tls_dir)
+            args = ("--tls-cert", cls.cert, "--tls-key", cls.key) + args
         try:
+            cls.server = Server(args=args)
             cls.admin = cls.server.client("admin")
         except BaseException:
-            cls.server.kill9()
+            if cls.server is not None:
+                cls.server.kill9()
+            cls._remove_tls_dir()
             raise
+
+    @classmethod
+    def _remove_tls_dir(cls):
+        if cls.tls_dir:
+            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+        cls.tls_dir = None
 
     @classmethod
     def tearDownClass(cls):
@@ -852,4 +874,5 @@ class ServerTestCase(ApiTestCase):
             if srv is not None:
                 srv.stop()
         finally:
+            cls._remove_tls_dir()
             super().tearDownClass()

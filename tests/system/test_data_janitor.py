@@ -28,13 +28,12 @@ import json
 import os
 import re
 import sys
-import time
 import unittest
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ApiTestCase, Server  # noqa: E402
+from harness import ApiTestCase, Server, wait_for  # noqa: E402
 
 GONE_WAIT_S = 3.0   # garbage entries are deleted within this (default --janitor-interval-ms)
 SCAN_WAIT_S = 6.0   # with --scan-interval-s 1 an orphan goes within this
@@ -54,14 +53,6 @@ def make_file(root, rel, data=b"x"):
     return path
 
 
-def wait_for(fn, timeout, interval=POLL_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        if fn():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 class JanitorCase(ApiTestCase):

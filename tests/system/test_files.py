@@ -17,14 +17,13 @@ import os
 import secrets
 import socket
 import sys
-import time
 import urllib.parse
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import (session_path, CLS_MSG_PREFIX, UPDATE_SESSION_PATH,  # noqa: E402
-                     ApiTestCase, Client, Response, ServerTestCase, free_port)
+                     ApiTestCase, Client, Response, ServerTestCase, free_port, wait_for)
 
 ITEM_PATH = "/api/content/library/item"
 UPLOAD_TIMEOUT = 60.0         # seconds, every upload socket operation
@@ -205,14 +204,6 @@ def disk_holds(root, data):
     return False
 
 
-def wait_for(fn, timeout, interval=POLL_S):
-    """Calls fn until it returns something true or timeout passes; returns the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = fn()
-        if v or time.monotonic() >= deadline:
-            return v
-        time.sleep(interval)
 
 
 # ---------------------------------------------------------------------------------------------

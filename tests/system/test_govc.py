@@ -31,7 +31,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ROOT, USERS, Client, ServerTestCase, make_self_signed, uniq  # noqa: E402
+from harness import ROOT, USERS, Client, ServerTestCase, uniq  # noqa: E402
 
 GOVC_TIMEOUT = 120          # seconds per govc command (a -pull import polls every 3 s)
 BUILD_TIMEOUT = 1800        # the first build installs Go and the govmomi sources
@@ -256,6 +256,20 @@ class GovcCase(ServerTestCase):
     def tearDown(self):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def import_pulled(self, lib, data):
+        """govc library.import -pull of data, served as pulled.bin by a loopback http server,
+        into item "pulled" of lib; the server must have been asked for it."""
+        served = os.path.join(self.tmp, "www")
+        os.makedirs(served)
+        with open(os.path.join(served, "pulled.bin"), "wb") as f:
+            f.write(data)
+        fs = FileServer(served)
+        try:
+            self.govc("library.import", "-pull", "-n", "pulled", lib, fs.url("pulled.bin"))
+        finally:
+            fs.close()
+        self.assertIn(("GET", "/pulled.bin"), fs.seen)
+
     def env(self, user="admin", password=None, persist=True, home=None):
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("GOVC_") and not k.startswith("GOVMOMI_")}
@@ -441,16 +455,7 @@ class GovcImportTest(GovcCase):
     def test_import_pull(self):
         lib, _ = self.make_library()
         data = os.urandom(200 * 1024)
-        served = os.path.join(self.tmp, "www")
-        os.makedirs(served)
-        with open(os.path.join(served, "pulled.bin"), "wb") as f:
-            f.write(data)
-        fs = FileServer(served)
-        try:
-            self.govc("library.import", "-pull", "-n", "pulled", lib, fs.url("pulled.bin"))
-        finally:
-            fs.close()
-        self.assertIn(("GET", "/pulled.bin"), fs.seen)
+        self.import_pulled(lib, data)
         files = self.item_files(lib, "pulled")
         self.assertEqual(set(files), {"pulled.bin"})
         self.assertEqual(files["pulled.bin"]["size"], len(data))
@@ -476,23 +481,8 @@ class GovcTlsTest(GovcCase):
     GOVC_INSECURE=1 as set for every govc run): SOAP login, library.create, library.import of
     a file (its upload URI is https:// by default), library.ls, and -pull from an http source."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.tls_dir = tempfile.mkdtemp(prefix="usd-govc-tls-")
-        cert, key = make_self_signed(cls.tls_dir)
-        cls.server_args = ("--tls-cert", cert, "--tls-key", key, "--pull-allow", "127.0.0.1/32")
-        try:
-            super().setUpClass()
-        except BaseException:
-            shutil.rmtree(cls.tls_dir, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+    tls = True
+    server_args = ("--pull-allow", "127.0.0.1/32")
 
     def test_import_ls_pull_over_tls(self):
         self.assertIsNotNone(self.server.tls_context)
@@ -510,16 +500,7 @@ class GovcTlsTest(GovcCase):
             self.assertEqual(files["tls-data.bin"]["checksum_info"]["checksum"].lower(),
                              hashlib.sha1(data).hexdigest())
         pulled = os.urandom(100 * 1024)
-        served = os.path.join(self.tmp, "www")
-        os.makedirs(served)
-        with open(os.path.join(served, "pulled.bin"), "wb") as f:
-            f.write(pulled)
-        fs = FileServer(served)
-        try:
-            self.govc("library.import", "-pull", "-n", "pulled", lib, fs.url("pulled.bin"))
-        finally:
-            fs.close()
-        self.assertIn(("GET", "/pulled.bin"), fs.seen)
+        self.import_pulled(lib, pulled)
         self.assertEqual(self.item_files(lib, "pulled")["pulled.bin"]["size"], len(pulled))
         self.assertIn("/%s/pulled" % lib, self.govc("library.ls", lib + "/*")[1].splitlines())
 

@@ -12,7 +12,6 @@ import http.server
 import os
 import shutil
 import ssl
-import subprocess
 import sys
 import tempfile
 import threading
@@ -20,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import ServerTestCase  # noqa: E402
+from harness import ServerTestCase, make_self_signed  # noqa: E402
 from test_files import (FilesCase, blob, checksum_spec, disk_holds,  # noqa: E402
                         session_path, upload)
 
@@ -157,17 +156,6 @@ class SourceServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(5)
-
-
-def make_self_signed(directory):
-    """A self-signed certificate for 127.0.0.1 (openssl CLI): (cert path, key path)."""
-    cert = os.path.join(directory, "cert.pem")
-    key = os.path.join(directory, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True, timeout=60)
-    return cert, key
 
 
 def thumbprint_of_der(der):

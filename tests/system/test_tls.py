@@ -31,25 +31,7 @@ UPDATE = "/api/content/library/item/update-session"
 class TlsCase(ServerTestCase):
     """A server speaking HTTPS with a certificate made for the class."""
 
-    extra_args = ()
-
-    @classmethod
-    def setUpClass(cls):
-        cls.tls_dir = tempfile.mkdtemp(prefix="usd-tls-")
-        cls.cert, cls.key = make_self_signed(cls.tls_dir)
-        cls.server_args = ("--tls-cert", cls.cert, "--tls-key", cls.key) + tuple(cls.extra_args)
-        try:
-            super().setUpClass()
-        except BaseException:
-            shutil.rmtree(cls.tls_dir, ignore_errors=True)
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tls_dir, ignore_errors=True)
+    tls = True
 
     def https(self, timeout=30):
         return http.client.HTTPSConnection("127.0.0.1", self.server.port, timeout=timeout,
